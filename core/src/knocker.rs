@@ -1,0 +1,928 @@
+//! The handle: one SQLite file, a writer connection, pools of reader and worker connections,
+//! the endpoint runtime config (secrets live only here) and the handler registry.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+
+use rusqlite::{Connection, TransactionBehavior};
+use sha2::{Digest, Sha256};
+use tracing::{debug_span, info_span, warn};
+
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::options::*;
+use crate::provider::{codes, Metadata, Pairs, Provider, ProviderInfo, Rejection, Request, Verification, VerifyContext};
+use crate::providers;
+use crate::storage::{self, ConnSettings, EndpointRow, ReceiptRow};
+use crate::worker::{Handler, WorkerRegistry};
+
+/// One inbound request handed to `receive` or `ingest`, plus the caller's metadata overrides.
+#[derive(Debug, Clone, Default)]
+pub struct Receipt<'a> {
+    pub method: &'a str,
+    pub url: Option<&'a str>,
+    pub headers: Pairs,
+    pub query: Pairs,
+    pub body: &'a [u8],
+    /// Overrides: explicit values win over everything a provider or key function extracted.
+    pub event_type: Option<String>,
+    pub provider_event_id: Option<String>,
+    pub provider_delivery_id: Option<String>,
+    pub dedupe_key: Option<String>,
+}
+
+impl<'a> Receipt<'a> {
+    pub fn new(body: &'a [u8]) -> Self {
+        Receipt { method: "POST", body, ..Default::default() }
+    }
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push(name, value);
+        self
+    }
+}
+
+/// The caller's verification outcome for `ingest` (trusted ingress).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrustedOutcome {
+    /// `Some(true)` valid, `Some(false)` invalid (stored as an orphan), `None` not verified
+    /// (accepted, stored as NULL).
+    pub signature_valid: Option<bool>,
+    pub signature_error: Option<String>,
+}
+
+impl TrustedOutcome {
+    pub fn valid() -> Self {
+        TrustedOutcome { signature_valid: Some(true), signature_error: None }
+    }
+}
+
+/// Runtime (in-memory) part of an endpoint.
+#[derive(Clone)]
+pub(crate) struct EndpointRuntime {
+    pub config: EndpointConfig,
+    pub provider: Option<Arc<dyn Provider>>,
+}
+
+/// A small pool of connections opened on demand.
+pub(crate) struct Pool {
+    path: String,
+    settings: ConnSettings,
+    idle: Mutex<Vec<Connection>>,
+    max_idle: usize,
+}
+
+pub(crate) struct Pooled<'a> {
+    pool: &'a Pool,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("pooled connection present until drop")
+    }
+}
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("pooled connection present until drop")
+    }
+}
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            // A connection left inside a transaction (a panic mid-way) is not reused.
+            if !c.is_autocommit() {
+                return;
+            }
+            let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < self.pool.max_idle {
+                idle.push(c);
+            }
+        }
+    }
+}
+
+impl Pool {
+    fn new(path: &str, settings: ConnSettings, max_idle: usize) -> Self {
+        Pool { path: path.to_string(), settings, idle: Mutex::new(Vec::new()), max_idle }
+    }
+    pub(crate) fn get(&self) -> Result<Pooled<'_>> {
+        let existing = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match existing {
+            Some(c) => c,
+            None => storage::open_connection(&self.path, self.settings)?,
+        };
+        Ok(Pooled { pool: self, conn: Some(conn) })
+    }
+    fn clear(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// In-process wake-up: a generation counter bumped on every commit that may create work.
+#[derive(Default)]
+pub(crate) struct Notify {
+    generation: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl Notify {
+    pub(crate) fn current(&self) -> u64 {
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn bump(&self) {
+        let mut g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
+        *g = g.wrapping_add(1);
+        self.cv.notify_all();
+    }
+    /// Waits until the generation moves past `seen` or the timeout passes. Returns whether it moved.
+    pub(crate) fn wait_past(&self, seen: u64, timeout: std::time::Duration) -> bool {
+        let g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
+        let (g, _) = self.cv.wait_timeout_while(g, timeout, |g| *g == seen).unwrap_or_else(|e| e.into_inner());
+        *g != seen
+    }
+}
+
+pub(crate) struct Inner {
+    pub path: String,
+    pub options: Options,
+    pub writer: Mutex<Option<Connection>>,
+    pub readers: Pool,
+    pub workers: Pool,
+    pub endpoints: RwLock<HashMap<String, EndpointRuntime>>,
+    pub custom_providers: RwLock<HashMap<String, Arc<dyn Provider>>>,
+    pub handlers: RwLock<HashMap<(String, Option<String>), Arc<dyn Handler>>>,
+    pub notify: Notify,
+    pub worker_registry: WorkerRegistry,
+    pub closed: AtomicBool,
+    pub token_counter: AtomicU64,
+    pub handle_id: String,
+}
+
+/// A Knocker handle on one SQLite file. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Knocker {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Knocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Knocker").field("path", &self.inner.path).field("options", &self.inner.options).finish()
+    }
+}
+
+fn check_limit(limit: i64) -> Result<()> {
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::invalid(format!("limit must be between 1 and 1000, got {limit}")));
+    }
+    Ok(())
+}
+
+pub(crate) fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut b = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+impl Knocker {
+    /// Opens (creating if needed) a Knocker file with default options.
+    pub fn open(path: &str) -> Result<Knocker> {
+        Knocker::open_with(path, Options::default())
+    }
+
+    /// Opens with options. Applies pragmas and forward-only migrations; refuses a newer schema.
+    pub fn open_with(path: &str, options: Options) -> Result<Knocker> {
+        options.validate()?;
+        let _span = info_span!("knocker.open", path = %path).entered();
+        let settings = ConnSettings {
+            busy_timeout_ms: options.busy_timeout_ms,
+            synchronous_full: options.synchronous == Synchronous::Full,
+        };
+        let mut writer = storage::open_connection(path, settings)?;
+        storage::migrate(&mut writer)?;
+        let inner = Inner {
+            path: path.to_string(),
+            readers: Pool::new(path, settings, options.max_readers),
+            workers: Pool::new(path, settings, 4),
+            options,
+            writer: Mutex::new(Some(writer)),
+            endpoints: RwLock::new(HashMap::new()),
+            custom_providers: RwLock::new(HashMap::new()),
+            handlers: RwLock::new(HashMap::new()),
+            notify: Notify::default(),
+            worker_registry: WorkerRegistry::default(),
+            closed: AtomicBool::new(false),
+            token_counter: AtomicU64::new(0),
+            handle_id: random_hex(6),
+        };
+        Ok(Knocker { inner: Arc::new(inner) })
+    }
+
+    /// The file this handle is on.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// Closes every connection. Later calls fail with [`Error::Closed`]. Running workers stop at
+    /// their next step.
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner.notify.bump();
+        if let Ok(mut w) = self.inner.writer.lock() {
+            w.take();
+        }
+        self.inner.readers.clear();
+        self.inner.workers.clear();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.options.clock.now_ms()
+    }
+
+    pub(crate) fn writer(&self) -> Result<MutexGuard<'_, Option<Connection>>> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let guard = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            return Err(Error::Closed);
+        }
+        Ok(guard)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits on Ok.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut guard = self.writer()?;
+        let conn = guard.as_mut().ok_or(Error::Closed)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let conn = self.inner.readers.get()?;
+        f(&conn)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Providers and endpoints
+    // -----------------------------------------------------------------------------------------
+
+    /// `{name: version}` of the curated providers.
+    pub fn provider_versions(&self) -> std::collections::BTreeMap<String, String> {
+        providers::curated().iter().map(|p| (p.name().to_string(), p.version().to_string())).collect()
+    }
+
+    /// The curated catalogue with options, algorithm and docs (rendered in the docs site).
+    pub fn provider_catalogue() -> Vec<ProviderInfo> {
+        providers::curated().iter().map(|p| p.info()).collect()
+    }
+
+    /// Registers an app-local provider. Its name must not be a curated one.
+    pub fn register_provider(&self, provider: Arc<dyn Provider>) -> Result<()> {
+        let name = provider.name().to_string();
+        if name.is_empty() || name != name.to_ascii_lowercase() {
+            return Err(Error::invalid(format!("provider name must be non-empty lower-case, got {name:?}")));
+        }
+        if !is_semver(provider.version()) {
+            return Err(Error::invalid(format!(
+                "provider {name} version must be SemVer (MAJOR.MINOR.PATCH), got {:?}",
+                provider.version()
+            )));
+        }
+        if providers::find(&name).is_some() {
+            return Err(Error::invalid(format!(
+                "provider name {name:?} is curated; a custom provider cannot shadow it, pick another name"
+            )));
+        }
+        self.inner.custom_providers.write().unwrap_or_else(|e| e.into_inner()).insert(name, provider);
+        Ok(())
+    }
+
+    fn resolve_provider(&self, name: &str) -> Result<Arc<dyn Provider>> {
+        if let Some(p) = providers::find(name) {
+            return Ok(p);
+        }
+        self.inner
+            .custom_providers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownProvider(name.to_string()))
+    }
+
+    /// Adds or updates an endpoint. Persists name, path, provider, enabled, whether verification
+    /// is required, limits and retry policy (never secrets); keeps secrets, options and key
+    /// functions in this handle. Re-adding a provider endpoint without secrets keeps the secrets
+    /// this handle already has for it.
+    pub fn add_endpoint(&self, mut config: EndpointConfig) -> Result<()> {
+        if config.name.is_empty() {
+            return Err(Error::invalid("endpoint name must not be empty"));
+        }
+        if config.path.is_empty() {
+            return Err(Error::invalid("endpoint path must not be empty"));
+        }
+        let provider = match &config.provider {
+            Some(name) => {
+                let name = name.to_ascii_lowercase();
+                config.provider = Some(name.clone());
+                Some(self.resolve_provider(&name)?)
+            }
+            None => None,
+        };
+        if let Some(p) = &provider {
+            if config.secrets.is_empty() && p.requires_secrets() {
+                let previous = self.inner.endpoints.read().unwrap_or_else(|e| e.into_inner()).get(&config.name).cloned();
+                match previous {
+                    Some(prev) if prev.config.provider == config.provider && !prev.config.secrets.is_empty() => {
+                        config.secrets = prev.config.secrets.clone();
+                        if config.provider_options.is_empty() {
+                            config.provider_options = prev.config.provider_options.clone();
+                        }
+                    }
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "provider {} requires non-empty secrets for endpoint {:?}",
+                            p.name(),
+                            config.name
+                        )))
+                    }
+                }
+            }
+            if config.secrets.iter().any(|s| s.expose().is_empty()) {
+                return Err(Error::invalid("secrets must not be empty strings"));
+            }
+            p.validate_options(&config.provider_options).map_err(Error::InvalidArgument)?;
+        } else if !config.provider_options.is_empty() {
+            return Err(Error::invalid("provider_options given without a provider"));
+        }
+        let retry = config.retry.unwrap_or(self.inner.options.retry);
+        retry.validate()?;
+        let max_body = config.max_body_bytes.unwrap_or(self.inner.options.max_body_bytes);
+        if max_body == 0 {
+            return Err(Error::invalid("max_body_bytes must be at least 1"));
+        }
+        let row = EndpointRow {
+            id: 0,
+            name: config.name.clone(),
+            path: config.path.clone(),
+            provider: config.provider.clone(),
+            enabled: config.enabled,
+            verification_required: config.verification_required.unwrap_or(provider.is_some()),
+            max_body_bytes: max_body as i64,
+            max_attempts: retry.max_attempts as i64,
+            backoff_base_s: retry.backoff_base_s,
+            backoff_max_s: retry.backoff_max_s,
+            body_hash_dedupe: config.body_hash_dedupe,
+        };
+        let now_s = self.now_ms() / 1000;
+        {
+            let mut guard = self.writer()?;
+            let conn = guard.as_mut().ok_or(Error::Closed)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            storage::upsert_endpoint(&tx, &row, now_s)?;
+            tx.commit()?;
+        }
+        self.inner
+            .endpoints
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(config.name.clone(), EndpointRuntime { config, provider });
+        Ok(())
+    }
+
+    /// Names of the endpoints stored in the file, with their persisted policy.
+    pub fn endpoint_names(&self) -> Result<Vec<String>> {
+        self.read(|c| Ok(storage::list_endpoints(c)?.into_iter().map(|e| e.name).collect()))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Ingress
+    // -----------------------------------------------------------------------------------------
+
+    /// Verifies a receipt with the endpoint's provider and stores it (see DESIGN.md "Ingress").
+    /// Verification runs before the write lock is taken.
+    pub fn receive(&self, endpoint: &str, receipt: &Receipt<'_>) -> Result<IngestResult> {
+        let span = info_span!("knocker.receive", endpoint = %endpoint, status_code = tracing::field::Empty, delivery_id = tracing::field::Empty, event_id = tracing::field::Empty);
+        let _e = span.enter();
+        let runtime = self.inner.endpoints.read().unwrap_or_else(|e| e.into_inner()).get(endpoint).cloned();
+        let result = self.receive_inner(endpoint, receipt, runtime, None);
+        if let Ok(r) = &result {
+            span.record("status_code", r.status_code);
+            if let Some(d) = r.delivery_id {
+                span.record("delivery_id", d);
+            }
+            if let Some(e) = r.event_id {
+                span.record("event_id", e);
+            }
+        }
+        result
+    }
+
+    /// Stores a receipt with a verification outcome decided by the caller (trusted ingress).
+    pub fn ingest(&self, endpoint: &str, receipt: &Receipt<'_>, outcome: TrustedOutcome) -> Result<IngestResult> {
+        let _span = info_span!("knocker.ingest", endpoint = %endpoint).entered();
+        if outcome.signature_valid == Some(false) && outcome.signature_error.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::invalid("signature_error is required when signature_valid is false"));
+        }
+        let runtime = self.inner.endpoints.read().unwrap_or_else(|e| e.into_inner()).get(endpoint).cloned();
+        self.receive_inner(endpoint, receipt, runtime, Some(outcome))
+    }
+
+    fn receive_inner(
+        &self,
+        endpoint: &str,
+        receipt: &Receipt<'_>,
+        runtime: Option<EndpointRuntime>,
+        trusted: Option<TrustedOutcome>,
+    ) -> Result<IngestResult> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let now_ms = self.now_ms();
+        // The stored row is the policy every process agrees on; read it without the write lock.
+        let Some(row) = self.read(|c| storage::endpoint_by_name(c, endpoint))? else {
+            return Ok(IngestResult {
+                delivery_id: None,
+                event_id: None,
+                duplicate: false,
+                status_code: 404,
+                response_body: None,
+                response_content_type: None,
+                error_code: Some("unknown_endpoint".into()),
+            });
+        };
+        let request = Request {
+            method: receipt.method,
+            url: receipt.url,
+            headers: &receipt.headers,
+            query: &receipt.query,
+            body: receipt.body,
+        };
+        let oversize = receipt.body.len() > row.max_body_bytes as usize;
+
+        // Verification (or the trusted outcome), outside any transaction.
+        let mut verification: Verification;
+        let mut signature_valid: Option<bool>;
+        if let Some(t) = &trusted {
+            verification = Verification::valid(Metadata::default(), None);
+            signature_valid = t.signature_valid;
+            if t.signature_valid == Some(false) {
+                verification.result = Err(Rejection::new(
+                    codes::SIGNATURE_MISMATCH,
+                    t.signature_error.clone().unwrap_or_default(),
+                ));
+            }
+        } else {
+            let has_secrets = runtime
+                .as_ref()
+                .is_some_and(|r| r.provider.is_some() && (!r.config.secrets.is_empty() || !r.provider.as_ref().is_some_and(|p| p.requires_secrets())));
+            if row.verification_required && !has_secrets {
+                return Err(Error::VerificationNotConfigured(endpoint.to_string()));
+            }
+            match runtime.as_ref().and_then(|r| r.provider.clone().map(|p| (r, p))) {
+                Some((rt, provider)) if !oversize => {
+                    let _v = debug_span!("knocker.verify", provider = %provider.name()).entered();
+                    let ctx = VerifyContext {
+                        secrets: &rt.config.secrets,
+                        options: &rt.config.provider_options,
+                        now_s: now_ms.div_euclid(1000),
+                    };
+                    verification = match catch_unwind(AssertUnwindSafe(|| provider.verify(&request, &ctx))) {
+                        Ok(v) => v,
+                        Err(panic) => {
+                            let msg = panic_message(&panic);
+                            warn!(provider = %provider.name(), "provider panicked: {msg}");
+                            Verification::invalid(
+                                Metadata::default(),
+                                Rejection::new(codes::PROVIDER_ERROR, format!("provider error: {msg}")),
+                            )
+                        }
+                    };
+                    signature_valid = Some(verification.is_valid());
+                }
+                Some(_) => {
+                    verification = Verification::valid(Metadata::default(), None);
+                    signature_valid = None;
+                }
+                None => {
+                    verification = Verification::valid(Metadata::default(), None);
+                    signature_valid = None;
+                }
+            }
+        }
+
+        // Metadata precedence: provider extraction → endpoint key functions → explicit arguments.
+        let mut meta = verification.metadata.clone();
+        let mut dedupe_from_fn = None;
+        if let Some(rt) = &runtime {
+            let c = &rt.config;
+            if let Some(f) = &c.event_key {
+                meta.event_id = call_key_fn(f, &request);
+            }
+            if let Some(f) = &c.delivery_key {
+                meta.delivery_id = call_key_fn(f, &request);
+            }
+            if let Some(f) = &c.event_type_key {
+                meta.event_type = call_key_fn(f, &request);
+            }
+            if let Some(f) = &c.dedupe_key {
+                dedupe_from_fn = call_key_fn(f, &request);
+            }
+        }
+        if receipt.event_type.is_some() {
+            meta.event_type = receipt.event_type.clone();
+        }
+        if receipt.provider_event_id.is_some() {
+            meta.event_id = receipt.provider_event_id.clone();
+        }
+        if receipt.provider_delivery_id.is_some() {
+            meta.delivery_id = receipt.provider_delivery_id.clone();
+        }
+        let mut dedupe_key = receipt
+            .dedupe_key
+            .clone()
+            .or(dedupe_from_fn)
+            .or_else(|| meta.idempotency_key.clone())
+            .or_else(|| meta.event_id.clone())
+            .or_else(|| meta.delivery_id.clone());
+        if dedupe_key.is_none() && row.body_hash_dedupe && !oversize {
+            dedupe_key = Some(format!("sha256:{}", hex::encode(Sha256::digest(receipt.body))));
+        }
+
+        // Status code and stored reason.
+        let (status_code, accepted, error_code, signature_error): (u16, bool, Option<String>, Option<String>) = if oversize {
+            signature_valid = None;
+            (
+                413,
+                false,
+                Some("body_too_large".into()),
+                Some(format!("body of {} bytes exceeds the endpoint limit of {} bytes", receipt.body.len(), row.max_body_bytes)),
+            )
+        } else {
+            match &verification.result {
+                Err(r) => (401, false, Some(r.code.clone()), Some(r.message.clone())),
+                Ok(_) if verification.handshake.is_some() => (
+                    verification.handshake.as_ref().map(|h| h.status_code).unwrap_or(200),
+                    false,
+                    Some("handshake".into()),
+                    None,
+                ),
+                Ok(_) => (204, true, None, None),
+            }
+        };
+        let secret_index = verification.result.as_ref().ok().copied().flatten().map(|i| i as i64);
+        let headers_json = storage::headers_to_json(&receipt.headers);
+        let query_json = storage::query_to_json(&receipt.query);
+        let body: &[u8] = if oversize { &[] } else { receipt.body };
+
+        let _store = debug_span!("knocker.store").entered();
+        let stored = {
+            let mut guard = self.writer()?;
+            let conn = guard.as_mut().ok_or(Error::Closed)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Re-read inside the write lock: the endpoint may have been disabled or removed.
+            let Some(current) = storage::endpoint_by_name(&tx, endpoint)? else {
+                return Ok(IngestResult {
+                    delivery_id: None,
+                    event_id: None,
+                    duplicate: false,
+                    status_code: 404,
+                    response_body: None,
+                    response_content_type: None,
+                    error_code: Some("unknown_endpoint".into()),
+                });
+            };
+            let disabled = !current.enabled;
+            let (status_code, accepted, error_code, signature_error) = if disabled {
+                (404u16, false, Some("endpoint_disabled".to_string()), Some("endpoint disabled".to_string()))
+            } else {
+                (status_code, accepted, error_code, signature_error)
+            };
+            let r = ReceiptRow {
+                endpoint_id: current.id,
+                received_at: now_ms.div_euclid(1000),
+                now_ms,
+                provider_event_id: meta.event_id.as_deref(),
+                provider_delivery_id: meta.delivery_id.as_deref(),
+                event_type: meta.event_type.as_deref(),
+                dedupe_key: dedupe_key.as_deref(),
+                method: receipt.method,
+                url: receipt.url,
+                headers_json: &headers_json,
+                query_json: &query_json,
+                body,
+                body_size: receipt.body.len() as i64,
+                signature_valid,
+                signature_error: signature_error.as_deref(),
+                error_code: error_code.as_deref(),
+                secret_index,
+                status_code,
+                accepted,
+                max_attempts: current.max_attempts,
+            };
+            let stored = storage::store_receipt(&tx, &r)?;
+            tx.commit()?;
+            (stored, status_code, error_code)
+        };
+        let (stored, status_code, error_code) = stored;
+        if stored.event_id.is_some() && !stored.duplicate {
+            self.inner.notify.bump();
+        }
+        let handshake = verification.handshake.filter(|_| status_code != 404);
+        Ok(IngestResult {
+            delivery_id: Some(stored.delivery_id),
+            event_id: stored.event_id,
+            duplicate: stored.duplicate,
+            status_code,
+            response_content_type: handshake.as_ref().map(|h| h.content_type.clone()),
+            response_body: handshake.map(|h| h.body),
+            error_code,
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reads
+    // -----------------------------------------------------------------------------------------
+
+    pub fn get_event(&self, id: i64) -> Result<Event> {
+        self.read(|c| storage::get_event(c, id))?.ok_or(Error::NotFound { kind: "event", id })
+    }
+
+    /// Newest-first; filters are ANDed; `limit` 1..=1000.
+    pub fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        check_limit(filter.limit)?;
+        self.read(|c| storage::list_events(c, filter))
+    }
+
+    pub fn get_delivery(&self, id: i64) -> Result<Delivery> {
+        self.read(|c| storage::get_delivery(c, id))?.ok_or(Error::NotFound { kind: "delivery", id })
+    }
+
+    /// Newest-first; `signature_valid=false` matches invalid and not-verified; `orphaned` is a
+    /// separate axis.
+    pub fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
+        check_limit(filter.limit)?;
+        self.read(|c| storage::list_deliveries(c, filter))
+    }
+
+    /// Attempt history of one event, oldest first.
+    pub fn list_attempts(&self, event_id: i64) -> Result<Vec<Attempt>> {
+        self.read(|c| {
+            if storage::event_status(c, event_id)?.is_none() {
+                return Err(Error::NotFound { kind: "event", id: event_id });
+            }
+            storage::list_attempts(c, event_id)
+        })
+    }
+
+    pub fn list_prune_audits(&self, filter: &AuditFilter) -> Result<Vec<PruneAudit>> {
+        check_limit(filter.limit)?;
+        self.read(|c| storage::list_prune_audits(c, filter))
+    }
+
+    /// Counts by status and endpoint, claimable depth, oldest claimable age and dead count.
+    pub fn stats(&self) -> Result<Stats> {
+        let now = self.now_ms();
+        self.read(|c| storage::stats(c, now))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Operator actions
+    // -----------------------------------------------------------------------------------------
+
+    /// `received`, `failed`, `dead` → `ignored` (no-op when already ignored).
+    pub fn ignore(&self, event_id: i64) -> Result<()> {
+        let now = self.now_ms();
+        self.write(|tx| {
+            let (status, attempts) = storage::event_status(tx, event_id)?.ok_or(Error::NotFound { kind: "event", id: event_id })?;
+            match status {
+                Status::Ignored => Ok(()),
+                Status::Received | Status::Failed | Status::Dead => {
+                    storage::mark_ignored(tx, event_id, status, now)?;
+                    storage::insert_attempt(tx, event_id, attempts, None, None, now, now, "ignored", None)?;
+                    Ok(())
+                }
+                other => Err(Error::InvalidState {
+                    kind: "event",
+                    id: event_id,
+                    status: other.to_string(),
+                    action: "ignored",
+                    allowed: "received, failed, dead",
+                }),
+            }
+        })
+    }
+
+    /// `handled`, `failed`, `dead`, `ignored` → `received`, attempt count 0, due now.
+    pub fn replay(&self, event_id: i64) -> Result<()> {
+        self.reset(event_id, "replayed", &[Status::Handled, Status::Failed, Status::Dead, Status::Ignored], "handled, failed, dead, ignored")
+    }
+
+    /// `failed`, `dead`, `ignored` → `received`, attempt count 0, due now.
+    pub fn requeue(&self, event_id: i64) -> Result<()> {
+        self.reset(event_id, "requeued", &[Status::Failed, Status::Dead, Status::Ignored], "failed, dead, ignored")
+    }
+
+    fn reset(&self, event_id: i64, action: &'static str, allowed: &[Status], allowed_text: &'static str) -> Result<()> {
+        let now = self.now_ms();
+        self.write(|tx| {
+            let (status, _) = storage::event_status(tx, event_id)?.ok_or(Error::NotFound { kind: "event", id: event_id })?;
+            if !allowed.contains(&status) {
+                return Err(Error::InvalidState { kind: "event", id: event_id, status: status.to_string(), action, allowed: allowed_text });
+            }
+            storage::reset_event(tx, event_id, status, None, now)?;
+            Ok(())
+        })?;
+        self.inner.notify.bump();
+        Ok(())
+    }
+
+    /// Runs the handler again with one delivery's body and headers; the event row's payload is
+    /// unchanged. The linked event must be `handled`, `failed`, `dead` or `ignored`.
+    pub fn replay_delivery(&self, delivery_id: i64) -> Result<()> {
+        let now = self.now_ms();
+        self.write(|tx| {
+            let link = storage::delivery_link(tx, delivery_id)?.ok_or(Error::NotFound { kind: "delivery", id: delivery_id })?;
+            let Some(event_id) = link else {
+                return Err(Error::InvalidState {
+                    kind: "delivery",
+                    id: delivery_id,
+                    status: "orphaned (not linked to an event)".into(),
+                    action: "replayed",
+                    allowed: "deliveries linked to an event",
+                });
+            };
+            let (status, _) = storage::event_status(tx, event_id)?.ok_or(Error::NotFound { kind: "event", id: event_id })?;
+            if !matches!(status, Status::Handled | Status::Failed | Status::Dead | Status::Ignored) {
+                return Err(Error::InvalidState {
+                    kind: "event",
+                    id: event_id,
+                    status: status.to_string(),
+                    action: "reset by replay_delivery",
+                    allowed: "handled, failed, dead, ignored",
+                });
+            }
+            storage::reset_event(tx, event_id, status, Some(delivery_id), now)?;
+            Ok(())
+        })?;
+        self.inner.notify.bump();
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Retention
+    // -----------------------------------------------------------------------------------------
+
+    /// Deletes events in the given terminal statuses received strictly before `older_than`,
+    /// oldest first, with their deliveries and attempts, and writes one audit row in the same
+    /// transaction (also when nothing matched). `dry_run` counts only and writes nothing.
+    pub fn prune_events(&self, p: &PruneEvents) -> Result<PruneEventsResult> {
+        if p.statuses.is_empty() {
+            return Err(Error::invalid("statuses must be a non-empty subset of handled, ignored, dead"));
+        }
+        if let Some(bad) = p.statuses.iter().find(|s| !matches!(s, Status::Handled | Status::Ignored | Status::Dead)) {
+            return Err(Error::invalid(format!("cannot prune {bad} events; statuses must be among handled, ignored, dead")));
+        }
+        if p.older_than < 0 {
+            return Err(Error::invalid("older_than must be >= 0 (Unix seconds)"));
+        }
+        check_limit(p.limit)?;
+        let mut p = p.clone();
+        p.statuses.sort();
+        p.statuses.dedup();
+        let now_s = self.now_ms() / 1000;
+        let _span = info_span!("knocker.prune", kind = "prune_events", dry_run = p.dry_run).entered();
+        if p.dry_run {
+            return self.read(|c| storage::prune_events(c, &p, now_s));
+        }
+        self.write(|tx| storage::prune_events(tx, &p, now_s))
+    }
+
+    /// Deletes orphan deliveries (no event) received strictly before `older_than`, oldest first,
+    /// with one audit row in the same transaction.
+    pub fn prune_orphan_deliveries(&self, p: &PruneOrphans) -> Result<PruneDeliveriesResult> {
+        if p.older_than < 0 {
+            return Err(Error::invalid("older_than must be >= 0 (Unix seconds)"));
+        }
+        check_limit(p.limit)?;
+        let now_s = self.now_ms() / 1000;
+        let _span = info_span!("knocker.prune", kind = "prune_orphan_deliveries", dry_run = p.dry_run).entered();
+        if p.dry_run {
+            return self.read(|c| storage::prune_orphans(c, p, now_s));
+        }
+        self.write(|tx| storage::prune_orphans(tx, p, now_s))
+    }
+
+    /// Validates a retention policy.
+    pub fn validate_retention(policy: &RetentionPolicy) -> Result<()> {
+        if !(policy.interval_s > 0.0 && policy.interval_s.is_finite()) {
+            return Err(Error::invalid("interval_s must be a finite number > 0"));
+        }
+        if policy.event_older_than_s.is_none() && policy.orphan_deliveries_older_than_s.is_none() {
+            return Err(Error::invalid(
+                "retention policy must enable at least one prune: set event_older_than_s or orphan_deliveries_older_than_s",
+            ));
+        }
+        if policy.event_older_than_s.is_some_and(|s| s < 0) || policy.orphan_deliveries_older_than_s.is_some_and(|s| s < 0) {
+            return Err(Error::invalid("retention ages must be >= 0 seconds"));
+        }
+        check_limit(policy.event_limit)?;
+        check_limit(policy.orphan_deliveries_limit)?;
+        if policy.event_older_than_s.is_some() && policy.event_statuses.is_empty() {
+            return Err(Error::invalid("event_statuses must not be empty"));
+        }
+        Ok(())
+    }
+
+    /// One retention pass, if this handle can take the file-wide retention lease (held for the
+    /// policy's interval so that several processes never run a pass for the same interval).
+    pub fn run_retention_pass(&self, policy: &RetentionPolicy, owner: &str) -> Result<RetentionPass> {
+        Knocker::validate_retention(policy)?;
+        let now = self.now_ms();
+        let ttl = (policy.interval_s * 1000.0) as i64;
+        let got = self.write(|tx| storage::try_lease(tx, "knocker.retention", owner, now, ttl.max(1)))?;
+        if !got {
+            return Ok(RetentionPass::default());
+        }
+        let now_s = now / 1000;
+        let mut pass = RetentionPass { ran: true, ..Default::default() };
+        if let Some(age) = policy.event_older_than_s {
+            pass.events = Some(self.prune_events(&PruneEvents {
+                statuses: policy.event_statuses.clone(),
+                older_than: now_s - age,
+                limit: policy.event_limit,
+                dry_run: false,
+            })?);
+        }
+        if let Some(age) = policy.orphan_deliveries_older_than_s {
+            pass.orphans = Some(self.prune_orphan_deliveries(&PruneOrphans {
+                older_than: now_s - age,
+                limit: policy.orphan_deliveries_limit,
+                dry_run: false,
+            })?);
+        }
+        Ok(pass)
+    }
+
+    /// Repeats retention passes every `interval_s` until `stop` is set. A pass error is returned
+    /// (after `on_error`), leaving restart to the caller's supervisor.
+    pub fn run_retention(
+        &self,
+        policy: &RetentionPolicy,
+        stop: &crate::worker::StopSignal,
+        mut on_error: impl FnMut(&Error),
+    ) -> Result<()> {
+        Knocker::validate_retention(policy)?;
+        let owner = format!("retention-{}", self.inner.handle_id);
+        while !stop.is_set() && !self.is_closed() {
+            if let Err(e) = self.run_retention_pass(policy, &owner) {
+                on_error(&e);
+                return Err(e);
+            }
+            stop.wait(std::time::Duration::from_secs_f64(policy.interval_s));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn next_token_prefix(&self) -> String {
+        let n = self.inner.token_counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}{:x}", self.inner.handle_id, n)
+    }
+}
+
+fn call_key_fn(f: &KeyFn, request: &Request<'_>) -> Option<String> {
+    catch_unwind(AssertUnwindSafe(|| f(request))).ok().flatten()
+}
+
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
+
+pub(crate) fn is_semver(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}

@@ -1,0 +1,1072 @@
+//! Every SQL statement Knocker runs lives in this module, so that a second backend can later be
+//! added behind the same functions and pass the same conformance suite.
+//!
+//! Times: `received_at`, `handled_at`, `executed_at`, `created_at` are Unix seconds (the public,
+//! queryable contract); `run_at_ms`, `lease_expires_at_ms` and attempt times are Unix milliseconds
+//! because leases and backoff need finer grain than a second.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::provider::Pairs;
+
+/// Schema version this build writes and understands.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Oldest SQLite this code needs (RETURNING, partial indexes, `unixepoch`).
+pub const MIN_SQLITE_VERSION: i32 = 3_038_000;
+
+const MIGRATIONS: &[&str] = &[
+    // v1
+    r#"
+CREATE TABLE knocker_endpoints (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  path TEXT NOT NULL UNIQUE,
+  provider TEXT,
+  enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  verification_required INTEGER NOT NULL DEFAULT 0 CHECK (verification_required IN (0, 1)),
+  max_body_bytes INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  backoff_base_s REAL NOT NULL,
+  backoff_max_s REAL NOT NULL,
+  body_hash_dedupe INTEGER NOT NULL DEFAULT 0 CHECK (body_hash_dedupe IN (0, 1)),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE knocker_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  endpoint_id INTEGER NOT NULL REFERENCES knocker_endpoints(id),
+  received_at INTEGER NOT NULL,
+  provider_event_id TEXT,
+  provider_delivery_id TEXT,
+  event_type TEXT,
+  dedupe_key TEXT,
+  status TEXT NOT NULL DEFAULT 'received'
+    CHECK (status IN ('received', 'processing', 'handled', 'failed', 'dead', 'ignored')),
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  run_at_ms INTEGER NOT NULL,
+  lease_token TEXT,
+  lease_owner TEXT,
+  lease_expires_at_ms INTEGER,
+  replay_delivery_id INTEGER,
+  handled_at INTEGER,
+  last_error TEXT,
+  updated_at_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX knocker_events_dedupe ON knocker_events(endpoint_id, dedupe_key)
+  WHERE dedupe_key IS NOT NULL;
+CREATE INDEX knocker_events_ready ON knocker_events(run_at_ms, id)
+  WHERE status IN ('received', 'failed');
+CREATE INDEX knocker_events_leased ON knocker_events(lease_expires_at_ms)
+  WHERE status = 'processing';
+CREATE INDEX knocker_events_received ON knocker_events(received_at, id);
+CREATE INDEX knocker_events_status_received ON knocker_events(status, received_at, id);
+CREATE INDEX knocker_events_endpoint_received ON knocker_events(endpoint_id, received_at, id);
+CREATE INDEX knocker_events_type_received ON knocker_events(event_type, received_at, id);
+
+CREATE TABLE knocker_deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  endpoint_id INTEGER NOT NULL REFERENCES knocker_endpoints(id),
+  event_id INTEGER REFERENCES knocker_events(id),
+  received_at INTEGER NOT NULL,
+  provider_event_id TEXT,
+  provider_delivery_id TEXT,
+  event_type TEXT,
+  dedupe_key TEXT,
+  method TEXT NOT NULL,
+  url TEXT,
+  headers_json TEXT NOT NULL,
+  query_json TEXT NOT NULL,
+  body_blob BLOB NOT NULL,
+  body_size INTEGER NOT NULL,
+  signature_valid INTEGER CHECK (signature_valid IN (0, 1)),
+  signature_error TEXT,
+  error_code TEXT,
+  secret_index INTEGER,
+  status_code INTEGER NOT NULL
+);
+CREATE INDEX knocker_deliveries_event ON knocker_deliveries(event_id, id);
+CREATE INDEX knocker_deliveries_received ON knocker_deliveries(received_at, id);
+CREATE INDEX knocker_deliveries_endpoint_received ON knocker_deliveries(endpoint_id, received_at, id);
+CREATE INDEX knocker_deliveries_orphan ON knocker_deliveries(received_at, id) WHERE event_id IS NULL;
+
+-- A row here exists only inside a prune transaction; other connections never see it.
+CREATE TABLE knocker_prune_guard (id INTEGER PRIMARY KEY CHECK (id = 1));
+
+CREATE TRIGGER knocker_deliveries_append_only BEFORE UPDATE ON knocker_deliveries
+BEGIN
+  SELECT RAISE(ABORT, 'knocker_deliveries is append-only: deliveries are never updated');
+END;
+CREATE TRIGGER knocker_deliveries_delete_only_by_prune BEFORE DELETE ON knocker_deliveries
+  WHEN NOT EXISTS (SELECT 1 FROM knocker_prune_guard)
+BEGIN
+  SELECT RAISE(ABORT, 'knocker_deliveries rows are deleted only by prune_events / prune_orphan_deliveries');
+END;
+
+CREATE TABLE knocker_attempts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id INTEGER NOT NULL REFERENCES knocker_events(id) ON DELETE CASCADE,
+  attempt_no INTEGER NOT NULL,
+  worker_id TEXT,
+  delivery_id INTEGER,
+  started_at_ms INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('handled', 'failed', 'dead', 'ignored', 'lost')),
+  error TEXT
+);
+CREATE INDEX knocker_attempts_event ON knocker_attempts(event_id, id);
+
+CREATE TABLE knocker_prune_audits (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL CHECK (kind IN ('prune_events', 'prune_orphan_deliveries')),
+  executed_at INTEGER NOT NULL,
+  events_pruned INTEGER,
+  deliveries_pruned INTEGER NOT NULL,
+  attempts_pruned INTEGER,
+  summary_json TEXT NOT NULL
+);
+CREATE INDEX knocker_prune_audits_kind_executed ON knocker_prune_audits(kind, executed_at, id);
+CREATE INDEX knocker_prune_audits_executed ON knocker_prune_audits(executed_at, id);
+
+CREATE TABLE knocker_leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at_ms INTEGER NOT NULL
+);
+"#,
+];
+
+/// Connection settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnSettings {
+    pub busy_timeout_ms: u32,
+    pub synchronous_full: bool,
+}
+
+/// Opens one connection with Knocker's pragmas. WAL is set by the writer at migration time;
+/// every connection sets its own per-connection pragmas.
+pub(crate) fn open_connection(path: &str, s: ConnSettings) -> Result<Connection> {
+    if rusqlite::version_number() < MIN_SQLITE_VERSION {
+        return Err(Error::invalid(format!(
+            "SQLite {} is too old; Knocker needs 3.38 or newer",
+            rusqlite::version()
+        )));
+    }
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_millis(s.busy_timeout_ms as u64))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") && path != ":memory:" {
+        return Err(Error::invalid(format!("could not enable WAL on {path} (journal_mode={mode})")));
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys=ON;
+         PRAGMA synchronous={};
+         PRAGMA temp_store=MEMORY;
+         PRAGMA cache_size=-16000;
+         PRAGMA wal_autocheckpoint=4000;
+         PRAGMA journal_size_limit=67108864;",
+        if s.synchronous_full { "FULL" } else { "NORMAL" }
+    ))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Applies forward-only migrations; refuses a newer schema.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+    }
+    if version == 0 {
+        let existing: i64 = tx.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name LIKE 'knocker\\_%' ESCAPE '\\'",
+            [],
+            |r| r.get(0),
+        )?;
+        if existing > 0 {
+            return Err(Error::NotKnocker(
+                "the file has knocker_* tables but no Knocker schema version (an older or foreign layout); \
+                 export what you need and start from a new file"
+                    .into(),
+            ));
+        }
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON encoding of headers and query
+// ---------------------------------------------------------------------------------------------
+
+/// Headers as a JSON object; repeated names are joined with ", " (HTTP field semantics).
+pub(crate) fn headers_to_json(h: &Pairs) -> String {
+    let mut map: Map<String, Value> = Map::new();
+    for (k, v) in h.iter() {
+        match map.get_mut(k) {
+            Some(Value::String(s)) => {
+                s.push_str(", ");
+                s.push_str(v);
+            }
+            _ => {
+                map.insert(k.to_string(), Value::String(v.to_string()));
+            }
+        }
+    }
+    Value::Object(map).to_string()
+}
+
+/// Query as a JSON object; a repeated key becomes an array of its values in order.
+pub(crate) fn query_to_json(q: &Pairs) -> String {
+    let mut map: Map<String, Value> = Map::new();
+    for (k, v) in q.iter() {
+        match map.get_mut(k) {
+            Some(Value::Array(a)) => a.push(Value::String(v.to_string())),
+            Some(prev) => {
+                let first = prev.take();
+                *prev = Value::Array(vec![first, Value::String(v.to_string())]);
+            }
+            None => {
+                map.insert(k.to_string(), Value::String(v.to_string()));
+            }
+        }
+    }
+    Value::Object(map).to_string()
+}
+
+pub(crate) fn pairs_from_json(text: &str) -> Pairs {
+    let mut out = Pairs::new();
+    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
+        for (k, v) in map {
+            match v {
+                Value::String(s) => out.push(k, s),
+                Value::Array(items) => {
+                    for item in items {
+                        out.push(k.clone(), item.as_str().map(str::to_string).unwrap_or_else(|| item.to_string()));
+                    }
+                }
+                other => out.push(k, other.to_string()),
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints
+// ---------------------------------------------------------------------------------------------
+
+/// The persisted part of an endpoint (never secrets).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EndpointRow {
+    pub id: i64,
+    pub name: String,
+    pub path: String,
+    pub provider: Option<String>,
+    pub enabled: bool,
+    pub verification_required: bool,
+    pub max_body_bytes: i64,
+    pub max_attempts: i64,
+    pub backoff_base_s: f64,
+    pub backoff_max_s: f64,
+    pub body_hash_dedupe: bool,
+}
+
+const ENDPOINT_COLS: &str = "id, name, path, provider, enabled, verification_required, max_body_bytes, \
+     max_attempts, backoff_base_s, backoff_max_s, body_hash_dedupe";
+
+fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRow> {
+    Ok(EndpointRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        path: r.get(2)?,
+        provider: r.get(3)?,
+        enabled: r.get(4)?,
+        verification_required: r.get(5)?,
+        max_body_bytes: r.get(6)?,
+        max_attempts: r.get(7)?,
+        backoff_base_s: r.get(8)?,
+        backoff_max_s: r.get(9)?,
+        body_hash_dedupe: r.get(10)?,
+    })
+}
+
+/// Insert, or update everything but the id on a name conflict. Returns the id.
+pub(crate) fn upsert_endpoint(tx: &Transaction<'_>, e: &EndpointRow, now_s: i64) -> Result<i64> {
+    let taken: Option<String> = tx
+        .query_row("SELECT name FROM knocker_endpoints WHERE path = ?1 AND name <> ?2", params![e.path, e.name], |r| r.get(0))
+        .optional()?;
+    if let Some(other) = taken {
+        return Err(Error::invalid(format!("path {:?} is already used by endpoint {other:?}; paths are unique", e.path)));
+    }
+    let id = tx.query_row(
+        "INSERT INTO knocker_endpoints (name, path, provider, enabled, verification_required, max_body_bytes,
+             max_attempts, backoff_base_s, backoff_max_s, body_hash_dedupe, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+         ON CONFLICT(name) DO UPDATE SET path = excluded.path, provider = excluded.provider,
+             enabled = excluded.enabled, verification_required = excluded.verification_required,
+             max_body_bytes = excluded.max_body_bytes, max_attempts = excluded.max_attempts,
+             backoff_base_s = excluded.backoff_base_s, backoff_max_s = excluded.backoff_max_s,
+             body_hash_dedupe = excluded.body_hash_dedupe, updated_at = excluded.updated_at
+         RETURNING id",
+        params![
+            e.name,
+            e.path,
+            e.provider,
+            e.enabled,
+            e.verification_required,
+            e.max_body_bytes,
+            e.max_attempts,
+            e.backoff_base_s,
+            e.backoff_max_s,
+            e.body_hash_dedupe,
+            now_s
+        ],
+        |r| r.get(0),
+    )?;
+    Ok(id)
+}
+
+pub(crate) fn endpoint_by_name(conn: &Connection, name: &str) -> Result<Option<EndpointRow>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {ENDPOINT_COLS} FROM knocker_endpoints WHERE name = ?1"))?;
+    Ok(st.query_row([name], endpoint_from_row).optional()?)
+}
+
+pub(crate) fn endpoint_by_id(conn: &Connection, id: i64) -> Result<Option<EndpointRow>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {ENDPOINT_COLS} FROM knocker_endpoints WHERE id = ?1"))?;
+    Ok(st.query_row([id], endpoint_from_row).optional()?)
+}
+
+pub(crate) fn list_endpoints(conn: &Connection) -> Result<Vec<EndpointRow>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {ENDPOINT_COLS} FROM knocker_endpoints ORDER BY name"))?;
+    let rows = st.query_map([], endpoint_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ingress
+// ---------------------------------------------------------------------------------------------
+
+/// Everything one receipt writes.
+pub(crate) struct ReceiptRow<'a> {
+    pub endpoint_id: i64,
+    pub received_at: i64,
+    pub now_ms: i64,
+    pub provider_event_id: Option<&'a str>,
+    pub provider_delivery_id: Option<&'a str>,
+    pub event_type: Option<&'a str>,
+    pub dedupe_key: Option<&'a str>,
+    pub method: &'a str,
+    pub url: Option<&'a str>,
+    pub headers_json: &'a str,
+    pub query_json: &'a str,
+    pub body: &'a [u8],
+    pub body_size: i64,
+    pub signature_valid: Option<bool>,
+    pub signature_error: Option<&'a str>,
+    pub error_code: Option<&'a str>,
+    pub secret_index: Option<i64>,
+    pub status_code: u16,
+    /// Whether this receipt may create or link an event.
+    pub accepted: bool,
+    pub max_attempts: i64,
+}
+
+/// Result of storing one receipt.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stored {
+    pub delivery_id: i64,
+    pub event_id: Option<i64>,
+    pub duplicate: bool,
+}
+
+/// Dedupe decision, optional event insert and the delivery insert, inside the caller's
+/// transaction.
+pub(crate) fn store_receipt(tx: &Connection, r: &ReceiptRow<'_>) -> Result<Stored> {
+    let mut event_id = None;
+    let mut duplicate = false;
+    if r.accepted {
+        if let Some(key) = r.dedupe_key {
+            let mut st = tx.prepare_cached("SELECT id FROM knocker_events WHERE endpoint_id = ?1 AND dedupe_key = ?2")?;
+            event_id = st.query_row(params![r.endpoint_id, key], |row| row.get::<_, i64>(0)).optional()?;
+            duplicate = event_id.is_some();
+        }
+        if event_id.is_none() {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO knocker_events (endpoint_id, received_at, provider_event_id, provider_delivery_id,
+                     event_type, dedupe_key, status, attempt_count, max_attempts, run_at_ms, updated_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'received', 0, ?7, ?8, ?8)",
+            )?;
+            st.execute(params![
+                r.endpoint_id,
+                r.received_at,
+                r.provider_event_id,
+                r.provider_delivery_id,
+                r.event_type,
+                r.dedupe_key,
+                r.max_attempts,
+                r.now_ms
+            ])?;
+            event_id = Some(tx.last_insert_rowid());
+        }
+    }
+    let mut st = tx.prepare_cached(
+        "INSERT INTO knocker_deliveries (endpoint_id, event_id, received_at, provider_event_id, provider_delivery_id,
+             event_type, dedupe_key, method, url, headers_json, query_json, body_blob, body_size, signature_valid,
+             signature_error, error_code, secret_index, status_code)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )?;
+    st.execute(params![
+        r.endpoint_id,
+        event_id,
+        r.received_at,
+        r.provider_event_id,
+        r.provider_delivery_id,
+        r.event_type,
+        r.dedupe_key,
+        r.method,
+        r.url,
+        r.headers_json,
+        r.query_json,
+        r.body,
+        r.body_size,
+        r.signature_valid,
+        r.signature_error,
+        r.error_code,
+        r.secret_index,
+        r.status_code
+    ])?;
+    Ok(Stored { delivery_id: tx.last_insert_rowid(), event_id, duplicate })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+// ---------------------------------------------------------------------------------------------
+
+/// The event's payload is the body, headers, query and method of its first linked delivery
+/// (the valid receipt that created it); deliveries are append-only, so it never changes.
+const EVENT_SELECT: &str = "SELECT e.id, p.name, e.event_type, e.provider_event_id, e.provider_delivery_id, e.dedupe_key,
+        e.status, e.attempt_count, e.max_attempts, d.method, d.url, d.headers_json, d.query_json, d.body_blob,
+        e.received_at, e.handled_at, e.run_at_ms, e.last_error, e.replay_delivery_id, e.lease_owner
+   FROM knocker_events e
+   JOIN knocker_endpoints p ON p.id = e.endpoint_id
+   JOIN knocker_deliveries d ON d.id = (SELECT min(x.id) FROM knocker_deliveries x WHERE x.event_id = e.id)";
+
+fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+    let status: String = r.get(6)?;
+    let headers: String = r.get(11)?;
+    let query: String = r.get(12)?;
+    Ok(Event {
+        id: r.get(0)?,
+        endpoint: r.get(1)?,
+        event_type: r.get(2)?,
+        provider_event_id: r.get(3)?,
+        provider_delivery_id: r.get(4)?,
+        dedupe_key: r.get(5)?,
+        status: Status::parse(&status).unwrap_or(Status::Received),
+        attempt_count: r.get(7)?,
+        max_attempts: r.get(8)?,
+        method: r.get(9)?,
+        url: r.get(10)?,
+        headers: pairs_from_json(&headers),
+        query: pairs_from_json(&query),
+        body: r.get(13)?,
+        received_at: r.get(14)?,
+        handled_at: r.get(15)?,
+        run_at_ms: r.get(16)?,
+        last_error: r.get(17)?,
+        replay_delivery_id: r.get(18)?,
+        lease_owner: r.get(19)?,
+    })
+}
+
+pub(crate) fn get_event(conn: &Connection, id: i64) -> Result<Option<Event>> {
+    let mut st = conn.prepare_cached(&format!("{EVENT_SELECT} WHERE e.id = ?1"))?;
+    Ok(st.query_row([id], event_from_row).optional()?)
+}
+
+pub(crate) fn list_events_sql(f: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value as V;
+    let mut sql = String::from(EVENT_SELECT);
+    let mut args: Vec<V> = Vec::new();
+    let mut clauses: Vec<String> = Vec::new();
+    if let Some(s) = &f.status {
+        args.push(V::Text(s.clone()));
+        clauses.push(format!("e.status = ?{}", args.len()));
+    }
+    if let Some(name) = &f.endpoint {
+        args.push(V::Text(name.clone()));
+        clauses.push(format!("e.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = ?{})", args.len()));
+    }
+    if let Some(t) = &f.event_type {
+        args.push(V::Text(t.clone()));
+        clauses.push(format!("e.event_type = ?{}", args.len()));
+    }
+    if let Some(s) = f.since {
+        args.push(V::Integer(s));
+        clauses.push(format!("e.received_at >= ?{}", args.len()));
+    }
+    if let Some(u) = f.until {
+        args.push(V::Integer(u));
+        clauses.push(format!("e.received_at < ?{}", args.len()));
+    }
+    if let Some(b) = f.before_id {
+        args.push(V::Integer(b));
+        clauses.push(format!("e.id < ?{}", args.len()));
+    }
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    args.push(V::Integer(f.limit));
+    sql.push_str(&format!(" ORDER BY e.received_at DESC, e.id DESC LIMIT ?{}", args.len()));
+    (sql, args)
+}
+
+pub(crate) fn list_events(conn: &Connection, f: &EventFilter) -> Result<Vec<Event>> {
+    let (sql, args) = list_events_sql(f);
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st.query_map(rusqlite::params_from_iter(args), event_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+const DELIVERY_SELECT: &str = "SELECT d.id, d.event_id, p.name, d.event_type, d.provider_event_id, d.provider_delivery_id,
+        d.dedupe_key, d.method, d.url, d.headers_json, d.query_json, d.body_blob, d.body_size, d.received_at,
+        d.signature_valid, d.signature_error, d.error_code, d.secret_index, d.status_code
+   FROM knocker_deliveries d JOIN knocker_endpoints p ON p.id = d.endpoint_id";
+
+fn delivery_from_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let headers: String = r.get(9)?;
+    let query: String = r.get(10)?;
+    Ok(Delivery {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        endpoint: r.get(2)?,
+        event_type: r.get(3)?,
+        provider_event_id: r.get(4)?,
+        provider_delivery_id: r.get(5)?,
+        dedupe_key: r.get(6)?,
+        method: r.get(7)?,
+        url: r.get(8)?,
+        headers: pairs_from_json(&headers),
+        query: pairs_from_json(&query),
+        body: r.get(11)?,
+        body_size: r.get(12)?,
+        received_at: r.get(13)?,
+        signature_valid: r.get(14)?,
+        signature_error: r.get(15)?,
+        error_code: r.get(16)?,
+        secret_index: r.get(17)?,
+        status_code: r.get(18)?,
+    })
+}
+
+pub(crate) fn get_delivery(conn: &Connection, id: i64) -> Result<Option<Delivery>> {
+    let mut st = conn.prepare_cached(&format!("{DELIVERY_SELECT} WHERE d.id = ?1"))?;
+    Ok(st.query_row([id], delivery_from_row).optional()?)
+}
+
+pub(crate) fn list_deliveries_sql(f: &DeliveryFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value as V;
+    let mut sql = String::from(DELIVERY_SELECT);
+    let mut args: Vec<V> = Vec::new();
+    let mut clauses: Vec<String> = Vec::new();
+    if let Some(e) = f.event_id {
+        args.push(V::Integer(e));
+        clauses.push(format!("d.event_id = ?{}", args.len()));
+    }
+    if let Some(name) = &f.endpoint {
+        args.push(V::Text(name.clone()));
+        clauses.push(format!("d.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = ?{})", args.len()));
+    }
+    match f.signature_valid {
+        Some(true) => clauses.push("d.signature_valid = 1".into()),
+        Some(false) => clauses.push("(d.signature_valid = 0 OR d.signature_valid IS NULL)".into()),
+        None => {}
+    }
+    match f.orphaned {
+        Some(true) => clauses.push("d.event_id IS NULL".into()),
+        Some(false) => clauses.push("d.event_id IS NOT NULL".into()),
+        None => {}
+    }
+    if let Some(s) = f.since {
+        args.push(V::Integer(s));
+        clauses.push(format!("d.received_at >= ?{}", args.len()));
+    }
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    args.push(V::Integer(f.limit));
+    sql.push_str(&format!(" ORDER BY d.received_at DESC, d.id DESC LIMIT ?{}", args.len()));
+    (sql, args)
+}
+
+pub(crate) fn list_deliveries(conn: &Connection, f: &DeliveryFilter) -> Result<Vec<Delivery>> {
+    let (sql, args) = list_deliveries_sql(f);
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows =
+        st.query_map(rusqlite::params_from_iter(args), delivery_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(crate) fn list_attempts(conn: &Connection, event_id: i64) -> Result<Vec<Attempt>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, event_id, attempt_no, worker_id, delivery_id, started_at_ms, finished_at_ms, duration_ms, outcome, error
+           FROM knocker_attempts WHERE event_id = ?1 ORDER BY id",
+    )?;
+    let rows = st
+        .query_map([event_id], |r| {
+            Ok(Attempt {
+                id: r.get(0)?,
+                event_id: r.get(1)?,
+                attempt_no: r.get(2)?,
+                worker_id: r.get(3)?,
+                delivery_id: r.get(4)?,
+                started_at_ms: r.get(5)?,
+                finished_at_ms: r.get(6)?,
+                duration_ms: r.get(7)?,
+                outcome: r.get(8)?,
+                error: r.get(9)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(crate) fn list_prune_audits_sql(f: &AuditFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value as V;
+    let mut sql = String::from(
+        "SELECT id, kind, executed_at, events_pruned, deliveries_pruned, attempts_pruned, summary_json FROM knocker_prune_audits",
+    );
+    let mut args: Vec<V> = Vec::new();
+    let mut clauses = Vec::new();
+    if let Some(k) = &f.kind {
+        args.push(V::Text(k.clone()));
+        clauses.push(format!("kind = ?{}", args.len()));
+    }
+    if let Some(s) = f.since {
+        args.push(V::Integer(s));
+        clauses.push(format!("executed_at >= ?{}", args.len()));
+    }
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    args.push(V::Integer(f.limit));
+    sql.push_str(&format!(" ORDER BY executed_at DESC, id DESC LIMIT ?{}", args.len()));
+    (sql, args)
+}
+
+pub(crate) fn list_prune_audits(conn: &Connection, f: &AuditFilter) -> Result<Vec<PruneAudit>> {
+    let (sql, args) = list_prune_audits_sql(f);
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(PruneAudit {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                executed_at: r.get(2)?,
+                events_pruned: r.get(3)?,
+                deliveries_pruned: r.get(4)?,
+                attempts_pruned: r.get(5)?,
+                summary_json: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(crate) fn stats(conn: &Connection, now_ms: i64) -> Result<Stats> {
+    let mut out = Stats::default();
+    {
+        let mut st = conn.prepare_cached(
+            "SELECT p.name, e.status, count(*) FROM knocker_events e JOIN knocker_endpoints p ON p.id = e.endpoint_id
+              GROUP BY e.endpoint_id, e.status",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let name: String = r.get(0)?;
+            let status: String = r.get(1)?;
+            let n: i64 = r.get(2)?;
+            *out.by_status.entry(status.clone()).or_default() += n;
+            out.by_endpoint.entry(name).or_insert_with(BTreeMap::new).insert(status, n);
+        }
+    }
+    let (ready, oldest): (i64, Option<i64>) = conn.query_row(
+        "SELECT count(*), min(run_at_ms) FROM knocker_events WHERE status IN ('received', 'failed') AND run_at_ms <= ?1",
+        [now_ms],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (expired, oldest_lease): (i64, Option<i64>) = conn.query_row(
+        "SELECT count(*), min(lease_expires_at_ms) FROM knocker_events WHERE status = 'processing' AND lease_expires_at_ms < ?1",
+        [now_ms],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    out.claimable = ready + expired;
+    let oldest_due = match (oldest, oldest_lease) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    out.oldest_claimable_age_s = oldest_due.map(|t| (now_ms - t).max(0) / 1000);
+    out.dead = out.by_status.get("dead").copied().unwrap_or(0);
+    out.processing = out.by_status.get("processing").copied().unwrap_or(0);
+    out.orphan_deliveries =
+        conn.query_row("SELECT count(*) FROM knocker_deliveries WHERE event_id IS NULL", [], |r| r.get(0))?;
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue: claim, transitions, wake-up hints
+// ---------------------------------------------------------------------------------------------
+
+/// A claimed event: the worker holds the lease identified by `lease_token` until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub event_id: i64,
+    pub lease_token: String,
+    pub attempt_no: i64,
+    pub max_attempts: i64,
+    pub endpoint_id: i64,
+    pub claimed_at_ms: i64,
+}
+
+/// Takes up to `n` claimable events. Expired leases are settled first: the lost attempt gets an
+/// attempt row, and an event whose last allowed attempt was lost goes `dead` instead of being
+/// retried forever.
+pub(crate) fn claim(
+    tx: &Connection,
+    worker_id: &str,
+    token_prefix: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    n: i64,
+) -> Result<Vec<Claim>> {
+    let mut ids: Vec<i64> = Vec::new();
+    {
+        let mut st = tx.prepare_cached(
+            "SELECT id, attempt_count, max_attempts, lease_owner, lease_expires_at_ms FROM knocker_events
+              WHERE status = 'processing' AND lease_expires_at_ms < ?1 ORDER BY lease_expires_at_ms LIMIT ?2",
+        )?;
+        let expired = st
+            .query_map(params![now_ms, n], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, i64>(4)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (id, attempt, max, owner, expired_at) in expired {
+            let error = format!(
+                "lease expired: worker {} did not finish attempt {attempt} before its visibility timeout",
+                owner.as_deref().unwrap_or("?")
+            );
+            insert_attempt(tx, id, attempt, owner.as_deref(), None, expired_at, now_ms, "lost", Some(&error))?;
+            if attempt >= max {
+                tx.prepare_cached(
+                    "UPDATE knocker_events SET status = 'dead', last_error = ?2, lease_token = NULL, lease_owner = NULL,
+                         lease_expires_at_ms = NULL, updated_at_ms = ?3 WHERE id = ?1 AND status = 'processing'",
+                )?
+                .execute(params![id, error, now_ms])?;
+            } else {
+                tx.prepare_cached("UPDATE knocker_events SET last_error = ?2 WHERE id = ?1")?.execute(params![id, error])?;
+                ids.push(id);
+            }
+        }
+    }
+    if (ids.len() as i64) < n {
+        let mut st = tx.prepare_cached(
+            "SELECT id FROM knocker_events WHERE status IN ('received', 'failed') AND run_at_ms <= ?1
+              ORDER BY run_at_ms, id LIMIT ?2",
+        )?;
+        let ready = st.query_map(params![now_ms, n - ids.len() as i64], |r| r.get::<_, i64>(0))?;
+        for id in ready {
+            ids.push(id?);
+        }
+    }
+    let mut claims = Vec::with_capacity(ids.len());
+    let mut st = tx.prepare_cached(
+        "UPDATE knocker_events SET status = 'processing', lease_token = ?2, lease_owner = ?3,
+             lease_expires_at_ms = ?4, attempt_count = attempt_count + 1, updated_at_ms = ?5
+          WHERE id = ?1 RETURNING attempt_count, max_attempts, endpoint_id",
+    )?;
+    for id in ids {
+        let token = format!("{token_prefix}-{id}");
+        let (attempt_no, max_attempts, endpoint_id) = st.query_row(
+            params![id, token, worker_id, now_ms + lease_ms, now_ms],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        claims.push(Claim { event_id: id, lease_token: token, attempt_no, max_attempts, endpoint_id, claimed_at_ms: now_ms });
+    }
+    Ok(claims)
+}
+
+/// Earliest time (ms) at which something becomes claimable, if anything is scheduled.
+pub(crate) fn next_due_ms(conn: &Connection) -> Result<Option<i64>> {
+    let ready: Option<i64> = conn.query_row(
+        "SELECT min(run_at_ms) FROM knocker_events WHERE status IN ('received', 'failed')",
+        [],
+        |r| r.get(0),
+    )?;
+    let lease: Option<i64> = conn.query_row(
+        "SELECT min(lease_expires_at_ms) FROM knocker_events WHERE status = 'processing'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(match (ready, lease) {
+        (Some(a), Some(b)) => Some(a.min(b + 1)),
+        (a, b) => a.or(b.map(|x| x + 1)),
+    })
+}
+
+/// The claimed event as the handler sees it, read inside the handler transaction. `None` when
+/// the lease is no longer ours (reclaimed) or the event vanished.
+pub(crate) fn load_claimed(tx: &Connection, claim: &Claim) -> Result<Option<Event>> {
+    let mut st = tx.prepare_cached(&format!("{EVENT_SELECT} WHERE e.id = ?1 AND e.status = 'processing' AND e.lease_token = ?2"))?;
+    Ok(st.query_row(params![claim.event_id, claim.lease_token], event_from_row).optional()?)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert_attempt(
+    tx: &Connection,
+    event_id: i64,
+    attempt_no: i64,
+    worker_id: Option<&str>,
+    delivery_id: Option<i64>,
+    started_ms: i64,
+    finished_ms: i64,
+    outcome: &str,
+    error: Option<&str>,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO knocker_attempts (event_id, attempt_no, worker_id, delivery_id, started_at_ms, finished_at_ms,
+             duration_ms, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        event_id,
+        attempt_no,
+        worker_id,
+        delivery_id,
+        started_ms,
+        finished_ms,
+        (finished_ms - started_ms).max(0),
+        outcome,
+        error
+    ])?;
+    Ok(())
+}
+
+/// The terminal or retry state a finished attempt moves its event to.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Settle<'a> {
+    Handled,
+    Retry { run_at_ms: i64, error: &'a str },
+    Dead { error: &'a str },
+}
+
+/// Compare-and-set on `(id, status='processing', lease_token)`: a worker that lost its lease
+/// changes nothing. Returns whether the transition happened.
+pub(crate) fn settle(tx: &Connection, claim: &Claim, now_ms: i64, s: &Settle<'_>) -> Result<bool> {
+    let changed = match s {
+        Settle::Handled => tx
+            .prepare_cached(
+                "UPDATE knocker_events SET status = 'handled', handled_at = ?3, last_error = NULL, lease_token = NULL,
+                     lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = ?4
+                  WHERE id = ?1 AND status = 'processing' AND lease_token = ?2",
+            )?
+            .execute(params![claim.event_id, claim.lease_token, now_ms / 1000, now_ms])?,
+        Settle::Retry { run_at_ms, error } => tx
+            .prepare_cached(
+                "UPDATE knocker_events SET status = 'failed', run_at_ms = ?3, last_error = ?4, lease_token = NULL,
+                     lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = ?5
+                  WHERE id = ?1 AND status = 'processing' AND lease_token = ?2",
+            )?
+            .execute(params![claim.event_id, claim.lease_token, run_at_ms, error, now_ms])?,
+        Settle::Dead { error } => tx
+            .prepare_cached(
+                "UPDATE knocker_events SET status = 'dead', last_error = ?3, lease_token = NULL, lease_owner = NULL,
+                     lease_expires_at_ms = NULL, updated_at_ms = ?4
+                  WHERE id = ?1 AND status = 'processing' AND lease_token = ?2",
+            )?
+            .execute(params![claim.event_id, claim.lease_token, error, now_ms])?,
+    };
+    Ok(changed == 1)
+}
+
+/// Gives an unstarted claim back: the attempt did not happen, so the count goes back too.
+pub(crate) fn release(tx: &Connection, claim: &Claim, now_ms: i64) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE knocker_events SET status = CASE WHEN attempt_count > 1 THEN 'failed' ELSE 'received' END,
+                 attempt_count = attempt_count - 1, run_at_ms = ?3, lease_token = NULL, lease_owner = NULL,
+                 lease_expires_at_ms = NULL, updated_at_ms = ?3
+              WHERE id = ?1 AND status = 'processing' AND lease_token = ?2",
+        )?
+        .execute(params![claim.event_id, claim.lease_token, now_ms])?;
+    Ok(n == 1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator actions
+// ---------------------------------------------------------------------------------------------
+
+pub(crate) fn event_status(tx: &Connection, id: i64) -> Result<Option<(Status, i64)>> {
+    let row: Option<(String, i64)> = tx
+        .prepare_cached("SELECT status, attempt_count FROM knocker_events WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(row.map(|(s, a)| (Status::parse(&s).unwrap_or(Status::Received), a)))
+}
+
+pub(crate) fn mark_ignored(tx: &Connection, id: i64, from: Status, now_ms: i64) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE knocker_events SET status = 'ignored', last_error = NULL, updated_at_ms = ?3
+              WHERE id = ?1 AND status = ?2",
+        )?
+        .execute(params![id, from.as_str(), now_ms])?;
+    Ok(n == 1)
+}
+
+/// Resets an event for another cycle: `received`, attempt count 0, due now.
+pub(crate) fn reset_event(tx: &Connection, id: i64, from: Status, replay_delivery: Option<i64>, now_ms: i64) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE knocker_events SET status = 'received', attempt_count = 0, run_at_ms = ?3, handled_at = NULL,
+                 last_error = NULL, replay_delivery_id = ?4, lease_token = NULL, lease_owner = NULL,
+                 lease_expires_at_ms = NULL, updated_at_ms = ?3
+              WHERE id = ?1 AND status = ?2",
+        )?
+        .execute(params![id, from.as_str(), now_ms, replay_delivery])?;
+    Ok(n == 1)
+}
+
+pub(crate) fn delivery_link(tx: &Connection, delivery_id: i64) -> Result<Option<Option<i64>>> {
+    Ok(tx
+        .prepare_cached("SELECT event_id FROM knocker_deliveries WHERE id = ?1")?
+        .query_row([delivery_id], |r| r.get::<_, Option<i64>>(0))
+        .optional()?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retention
+// ---------------------------------------------------------------------------------------------
+
+pub(crate) fn prune_events(tx: &Connection, p: &PruneEvents, now_s: i64) -> Result<PruneEventsResult> {
+    let statuses: Vec<&str> = p.statuses.iter().map(|s| s.as_str()).collect();
+    let placeholders = (0..statuses.len()).map(|i| format!("?{}", i + 1)).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT id FROM knocker_events WHERE status IN ({placeholders}) AND received_at < ?{} \
+         ORDER BY received_at, id LIMIT ?{}",
+        statuses.len() + 1,
+        statuses.len() + 2
+    );
+    let mut args: Vec<rusqlite::types::Value> =
+        statuses.iter().map(|s| rusqlite::types::Value::Text(s.to_string())).collect();
+    args.push(p.older_than.into());
+    args.push(p.limit.into());
+    let ids: Vec<i64> = tx
+        .prepare_cached(&sql)?
+        .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut result = PruneEventsResult { dry_run: p.dry_run, ..Default::default() };
+    let mut count_attempts = tx.prepare_cached("SELECT count(*) FROM knocker_attempts WHERE event_id = ?1")?;
+    let mut count_deliveries = tx.prepare_cached("SELECT count(*) FROM knocker_deliveries WHERE event_id = ?1")?;
+    for id in &ids {
+        result.attempts_pruned += count_attempts.query_row([id], |r| r.get::<_, i64>(0))?;
+        result.deliveries_pruned += count_deliveries.query_row([id], |r| r.get::<_, i64>(0))?;
+    }
+    result.events_pruned = ids.len() as i64;
+    if p.dry_run {
+        return Ok(result);
+    }
+    tx.execute("INSERT INTO knocker_prune_guard (id) VALUES (1)", [])?;
+    {
+        let mut del_d = tx.prepare_cached("DELETE FROM knocker_deliveries WHERE event_id = ?1")?;
+        let mut del_e = tx.prepare_cached("DELETE FROM knocker_events WHERE id = ?1")?;
+        for id in &ids {
+            del_d.execute([id])?;
+            // Attempts go by ON DELETE CASCADE (foreign_keys is ON on every Knocker connection).
+            del_e.execute([id])?;
+        }
+    }
+    tx.execute("DELETE FROM knocker_prune_guard", [])?;
+    let summary = serde_json::json!({
+        "statuses": statuses,
+        "older_than": p.older_than,
+        "limit": p.limit,
+        "event_ids": ids,
+    });
+    tx.prepare_cached(
+        "INSERT INTO knocker_prune_audits (kind, executed_at, events_pruned, deliveries_pruned, attempts_pruned, summary_json)
+         VALUES ('prune_events', ?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![now_s, result.events_pruned, result.deliveries_pruned, result.attempts_pruned, summary.to_string()])?;
+    Ok(result)
+}
+
+pub(crate) fn prune_orphans(tx: &Connection, p: &PruneOrphans, now_s: i64) -> Result<PruneDeliveriesResult> {
+    let ids: Vec<i64> = tx
+        .prepare_cached(
+            "SELECT id FROM knocker_deliveries WHERE event_id IS NULL AND received_at < ?1 ORDER BY received_at, id LIMIT ?2",
+        )?
+        .query_map(params![p.older_than, p.limit], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let result = PruneDeliveriesResult { deliveries_pruned: ids.len() as i64, dry_run: p.dry_run };
+    if p.dry_run {
+        return Ok(result);
+    }
+    tx.execute("INSERT INTO knocker_prune_guard (id) VALUES (1)", [])?;
+    {
+        let mut del = tx.prepare_cached("DELETE FROM knocker_deliveries WHERE id = ?1 AND event_id IS NULL")?;
+        for id in &ids {
+            del.execute([id])?;
+        }
+    }
+    tx.execute("DELETE FROM knocker_prune_guard", [])?;
+    let summary = serde_json::json!({ "older_than": p.older_than, "limit": p.limit });
+    tx.prepare_cached(
+        "INSERT INTO knocker_prune_audits (kind, executed_at, events_pruned, deliveries_pruned, attempts_pruned, summary_json)
+         VALUES ('prune_orphan_deliveries', ?1, NULL, ?2, NULL, ?3)",
+    )?
+    .execute(params![now_s, result.deliveries_pruned, summary.to_string()])?;
+    Ok(result)
+}
+
+/// Takes or renews the named lease when it is free, expired, or already ours.
+pub(crate) fn try_lease(tx: &Connection, name: &str, owner: &str, now_ms: i64, ttl_ms: i64) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO knocker_leases (name, owner, expires_at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at_ms = excluded.expires_at_ms
+              WHERE knocker_leases.expires_at_ms <= ?4 OR knocker_leases.owner = excluded.owner",
+        )?
+        .execute(params![name, owner, now_ms + ttl_ms, now_ms])?;
+    Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_headers_join_and_repeated_query_keys_become_arrays() {
+        let h: Pairs = [("X-A", "1"), ("X-A", "2"), ("B", "3")].into_iter().collect();
+        assert_eq!(headers_to_json(&h), r#"{"B":"3","X-A":"1, 2"}"#);
+        let q: Pairs = [("k", "1"), ("k", "2"), ("z", "3")].into_iter().collect();
+        let json = query_to_json(&q);
+        assert_eq!(json, r#"{"k":["1","2"],"z":"3"}"#);
+        let back = pairs_from_json(&json);
+        assert_eq!(back.get_all("k").collect::<Vec<_>>(), vec!["1", "2"]);
+    }
+}
