@@ -317,28 +317,13 @@ impl Knocker {
                 Err(Error::Busy(_)) if !immediate => continue,
                 Err(e) => return Err(e),
             };
-            let mut view = event.clone();
-            // A replay_delivery run sees that delivery's payload and metadata.
-            if let Some(did) = event.replay_delivery_id {
-                match storage::get_delivery(&tx, did)? {
-                    Some(d) if d.event_id == Some(event.id) => {
-                        view.event_type = d.event_type;
-                        view.provider_event_id = d.provider_event_id;
-                        view.provider_delivery_id = d.provider_delivery_id;
-                        view.dedupe_key = d.dedupe_key;
-                        view.method = d.method;
-                        view.url = d.url;
-                        view.headers = d.headers;
-                        view.query = d.query;
-                        view.body = d.body;
-                    }
-                    _ => {
-                        drop(tx);
-                        let err = format!("delivery {did} to replay is gone or not linked to event {}", event.id);
-                        return self.settle_failure(claim, worker_id, started, &event, HandlerError::Discard(err));
-                    }
+            let view = match handler_view(&tx, &event)? {
+                Ok(v) => v,
+                Err(err) => {
+                    drop(tx);
+                    return self.settle_failure(claim, worker_id, started, &event, HandlerError::Discard(err));
                 }
-            }
+            };
             let handler = explicit.clone().or_else(|| self.lookup_handler(&view.endpoint, view.event_type.as_deref()));
             let Some(handler) = handler else {
                 drop(tx);
@@ -420,6 +405,45 @@ impl Knocker {
             self.inner.notify.bump();
         }
         Ok(outcome)
+    }
+
+    /// For handlers that cannot run inside the handler transaction (async handlers in Node or
+    /// Python): the event as the handler sees it, or `None` when the claim is no longer ours.
+    /// Run the handler, then call [`Knocker::complete`] with its result. No write lock is held
+    /// in between.
+    pub fn claimed_event(&self, claim: &Claim) -> Result<Option<Event>> {
+        self.read(|c| {
+            let Some(event) = storage::load_claimed(c, claim)? else { return Ok(None) };
+            Ok(Some(handler_view(c, &event)?.unwrap_or(event)))
+        })
+    }
+
+    /// Commits the outcome of a handler that ran outside a transaction (see
+    /// [`Knocker::claimed_event`]): `handled`, or the same failure bookkeeping as `process`.
+    pub fn complete(&self, claim: &Claim, worker_id: &str, started_ms: i64, result: Result<(), HandlerError>) -> Result<Outcome> {
+        let event = match self.read(|c| storage::load_claimed(c, claim))? {
+            Some(e) => e,
+            None => return Ok(Outcome::Skipped),
+        };
+        match result {
+            Ok(()) => {
+                let now = self.now_ms();
+                let ok = self.write(|tx| {
+                    let ok = storage::settle(tx, claim, now, &Settle::Handled)?;
+                    if ok {
+                        storage::insert_attempt(tx, claim.event_id, claim.attempt_no, Some(worker_id), event.replay_delivery_id, started_ms, now, "handled", None)?;
+                    }
+                    Ok(ok)
+                })?;
+                self.inner.worker_registry.update(worker_id, |s| if ok { s.processed += 1 });
+                Ok(if ok { Outcome::Handled } else { Outcome::Skipped })
+            }
+            Err(herr) => {
+                let o = self.settle_failure(claim, worker_id, started_ms, &event, herr)?;
+                self.inner.worker_registry.update(worker_id, |s| if !matches!(o, Outcome::Skipped) { s.failed += 1 });
+                Ok(o)
+            }
+        }
     }
 
     /// Processes until nothing is claimable (or `max_events` were processed) and returns how many
@@ -571,6 +595,28 @@ impl Knocker {
     /// Local, non-durable snapshots of this handle's worker loops, sorted by id.
     pub fn worker_states(&self) -> Vec<WorkerState> {
         self.inner.worker_registry.states.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+}
+
+/// The event as its handler sees it: for a `replay_delivery` run, that delivery's payload and
+/// metadata over the canonical event. `Ok(Err(reason))` when the delivery to replay is gone.
+fn handler_view(conn: &Connection, event: &Event) -> Result<std::result::Result<Event, String>> {
+    let mut view = event.clone();
+    let Some(did) = event.replay_delivery_id else { return Ok(Ok(view)) };
+    match storage::get_delivery(conn, did)? {
+        Some(d) if d.event_id == Some(event.id) => {
+            view.event_type = d.event_type;
+            view.provider_event_id = d.provider_event_id;
+            view.provider_delivery_id = d.provider_delivery_id;
+            view.dedupe_key = d.dedupe_key;
+            view.method = d.method;
+            view.url = d.url;
+            view.headers = d.headers;
+            view.query = d.query;
+            view.body = d.body;
+            Ok(Ok(view))
+        }
+        _ => Ok(Err(format!("delivery {did} to replay is gone or not linked to event {}", event.id))),
     }
 }
 
