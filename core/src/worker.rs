@@ -506,13 +506,13 @@ impl Knocker {
     pub fn run_worker(&self, opts: &WorkerOptions, stop: &StopSignal, mut on_error: impl FnMut(&Error)) -> Result<()> {
         let worker_id = opts.worker_id.clone().unwrap_or_else(|| format!("knocker-{}", random_hex(4)));
         self.register_worker(&worker_id);
-        // Wake the condvar wait when stop is set from another thread.
+        // Wake the condvar wait when stop is set from another thread; exits with the loop.
+        let loop_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopper = {
-            let stop = stop.clone();
-            let k = self.clone();
+            let (stop, k, done) = (stop.clone(), self.clone(), loop_done.clone());
             std::thread::spawn(move || {
-                while !stop.wait(Duration::from_millis(200)) {
-                    if k.is_closed() {
+                while !stop.wait(Duration::from_millis(100)) {
+                    if k.is_closed() || done.load(std::sync::atomic::Ordering::SeqCst) {
                         return;
                     }
                 }
@@ -520,12 +520,13 @@ impl Knocker {
             })
         };
         let result = self.worker_loop(&worker_id, opts, stop);
+        loop_done.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Err(e) = &result {
             self.record_worker_error(&worker_id, &e.to_string());
             on_error(e);
         }
         self.finish_worker(&worker_id);
-        drop(stopper);
+        let _ = stopper.join();
         result
     }
 
