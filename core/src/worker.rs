@@ -74,20 +74,7 @@ impl<'a> HandlerTx<'a> {
 
     /// Runs a query; returns every row.
     pub fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<SqlRow>> {
-        let r = (|| {
-            let mut st = self.conn.prepare_cached(sql)?;
-            let names: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
-            let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let mut r = Vec::with_capacity(names.len());
-                for (i, n) in names.iter().enumerate() {
-                    r.push((n.clone(), row.get::<_, SqlValue>(i)?));
-                }
-                out.push(r);
-            }
-            Ok(out)
-        })();
+        let r = query_rows(self.conn, sql, params);
         self.note(r).map_err(Error::from)
     }
 
@@ -99,6 +86,22 @@ impl<'a> HandlerTx<'a> {
         }
         r
     }
+}
+
+/// Runs app SQL and returns every row as (column, value) pairs.
+pub(crate) fn query_rows(conn: &Connection, sql: &str, params: &[SqlValue]) -> rusqlite::Result<Vec<SqlRow>> {
+    let mut st = conn.prepare_cached(sql)?;
+    let names: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
+    let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut r = Vec::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            r.push((n.clone(), row.get::<_, SqlValue>(i)?));
+        }
+        out.push(r);
+    }
+    Ok(out)
 }
 
 /// An event handler. Closures `Fn(&Event, &HandlerTx) -> Result<(), HandlerError>` implement it.
