@@ -132,7 +132,7 @@ function toReceipt(input, trusted) {
   }
   if (trusted) {
     // Trusted ingress: the caller verified. Default true; null means "not verified".
-    r.signatureValid = input.signatureValid === undefined ? true : input.signatureValid
+    r.signatureValid = input.signatureValid === undefined ? true : input.signatureValid === null ? undefined : Boolean(input.signatureValid)
     r.signatureError = optStr(input.signatureError)
   }
   return r

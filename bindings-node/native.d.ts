@@ -169,7 +169,7 @@ export interface JsEvent {
   maxAttempts: number
   method: string
   url: string | null
-  /** Header names as received; repeated headers joined with ", ". */
+  /** Header names lower-cased (as Node's `req.headers`); repeated headers joined with ", ". */
   headers: Record<string, string>
   /** Repeated keys joined with ",". */
   query: Record<string, string>

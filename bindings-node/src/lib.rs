@@ -251,7 +251,7 @@ impl From<core::IngestResult> for ReceiveResult {
 fn pairs_to_object(p: &Pairs) -> HashMap<String, String> {
     let mut m: HashMap<String, String> = HashMap::new();
     for (k, v) in p.iter() {
-        m.entry(k.to_string()).and_modify(|e| {
+        m.entry(k.to_ascii_lowercase()).and_modify(|e| {
             e.push_str(", ");
             e.push_str(v);
         }).or_insert_with(|| v.to_string());
@@ -290,7 +290,7 @@ pub struct JsEvent {
     pub max_attempts: i64,
     pub method: String,
     pub url: Option<String>,
-    /// Header names as received; repeated headers joined with ", ".
+    /// Header names lower-cased (as Node's `req.headers`); repeated headers joined with ", ".
     pub headers: HashMap<String, String>,
     /// Repeated keys joined with ",".
     pub query: HashMap<String, String>,
