@@ -345,10 +345,10 @@ export interface Stats {
 }
 
 /** Executes SQL inside the current handler's transaction; returns the changed row count. */
-export declare function txExecute(sql: string, params?: Array<SqlParam> | undefined | null): number
+export declare function txExecute(sql: string, params?: Array<unknown> | undefined | null): number
 
 /** Runs SQL inside the current handler's transaction (the facade's `tx.query`). */
-export declare function txQuery(sql: string, params?: Array<SqlParam> | undefined | null): SqlRows
+export declare function txQuery(sql: string, params?: Array<unknown> | undefined | null): Array<Record<string, unknown>>
 
 /** Test helper output: a curated provider's verdict on one request at an injected time. */
 export interface VectorVerdict {

@@ -1389,7 +1389,7 @@ impl NativeKnocker {
 }
 
 /// Runs SQL inside the current handler's transaction (the facade's `tx.query`).
-#[napi]
+#[napi(ts_args_type = "sql: string, params?: Array<unknown> | undefined | null", ts_return_type = "Array<Record<string, unknown>>")]
 pub fn tx_query(sql: String, params: Option<Vec<SqlParam>>) -> Result<SqlRows> {
     let ptr = CURRENT_TX.with(|c| c.get());
     if ptr.is_null() {
@@ -1404,7 +1404,7 @@ pub fn tx_query(sql: String, params: Option<Vec<SqlParam>>) -> Result<SqlRows> {
 }
 
 /// Executes SQL inside the current handler's transaction; returns the changed row count.
-#[napi]
+#[napi(ts_args_type = "sql: string, params?: Array<unknown> | undefined | null")]
 pub fn tx_execute(sql: String, params: Option<Vec<SqlParam>>) -> Result<i64> {
     let ptr = CURRENT_TX.with(|c| c.get());
     if ptr.is_null() {
