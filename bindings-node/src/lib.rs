@@ -1493,7 +1493,7 @@ pub fn verify_vector(
             serde_json::json!({
                 "status_code": h.status_code,
                 "content_type": h.content_type,
-                "body": String::from_utf8_lossy(&h.body),
+                "body_b64": b64(&h.body),
             })
         }),
     })
@@ -1503,4 +1503,17 @@ pub fn verify_vector(
 #[napi]
 pub fn now_unix_ms() -> i64 {
     now_ms()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+    }
+    out
 }
