@@ -901,6 +901,18 @@ impl Knocker {
         Ok(())
     }
 
+    /// Runs app SQL (for example the app's own schema) on Knocker's writer connection in one
+    /// transaction. Apps that cannot share the SQLite library with Knocker use this (and the
+    /// handler `tx`) instead of opening the file a second way.
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.write(|tx| Ok(tx.execute_batch(sql)?))
+    }
+
+    /// Runs an app query on a reader connection; rows as (column, value) pairs.
+    pub fn query(&self, sql: &str, params: &[rusqlite::types::Value]) -> Result<Vec<crate::worker::SqlRow>> {
+        self.read(|c| Ok(crate::worker::query_rows(c, sql, params)?))
+    }
+
     pub(crate) fn next_token_prefix(&self) -> String {
         let n = self.inner.token_counter.fetch_add(1, Ordering::Relaxed);
         format!("{}{:x}", self.inner.handle_id, n)

@@ -498,7 +498,8 @@ pub(crate) fn get_event(conn: &Connection, id: i64) -> Result<Option<Event>> {
     Ok(st.query_row([id], event_from_row).optional()?)
 }
 
-pub(crate) fn list_events_sql(f: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
+/// The SQL and arguments of this read (public so that tests can check its query plan).
+pub fn list_events_sql(f: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value as V;
     let mut sql = String::from(EVENT_SELECT);
     let mut args: Vec<V> = Vec::new();
@@ -579,7 +580,8 @@ pub(crate) fn get_delivery(conn: &Connection, id: i64) -> Result<Option<Delivery
     Ok(st.query_row([id], delivery_from_row).optional()?)
 }
 
-pub(crate) fn list_deliveries_sql(f: &DeliveryFilter) -> (String, Vec<rusqlite::types::Value>) {
+/// The SQL and arguments of this read (public so that tests can check its query plan).
+pub fn list_deliveries_sql(f: &DeliveryFilter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value as V;
     let mut sql = String::from(DELIVERY_SELECT);
     let mut args: Vec<V> = Vec::new();
@@ -647,7 +649,8 @@ pub(crate) fn list_attempts(conn: &Connection, event_id: i64) -> Result<Vec<Atte
     Ok(rows)
 }
 
-pub(crate) fn list_prune_audits_sql(f: &AuditFilter) -> (String, Vec<rusqlite::types::Value>) {
+/// The SQL and arguments of this read (public so that tests can check its query plan).
+pub fn list_prune_audits_sql(f: &AuditFilter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value as V;
     let mut sql = String::from(
         "SELECT id, kind, executed_at, events_pruned, deliveries_pruned, attempts_pruned, summary_json FROM knocker_prune_audits",

@@ -74,20 +74,7 @@ impl<'a> HandlerTx<'a> {
 
     /// Runs a query; returns every row.
     pub fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<SqlRow>> {
-        let r = (|| {
-            let mut st = self.conn.prepare_cached(sql)?;
-            let names: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
-            let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let mut r = Vec::with_capacity(names.len());
-                for (i, n) in names.iter().enumerate() {
-                    r.push((n.clone(), row.get::<_, SqlValue>(i)?));
-                }
-                out.push(r);
-            }
-            Ok(out)
-        })();
+        let r = query_rows(self.conn, sql, params);
         self.note(r).map_err(Error::from)
     }
 
@@ -99,6 +86,22 @@ impl<'a> HandlerTx<'a> {
         }
         r
     }
+}
+
+/// Runs app SQL and returns every row as (column, value) pairs.
+pub(crate) fn query_rows(conn: &Connection, sql: &str, params: &[SqlValue]) -> rusqlite::Result<Vec<SqlRow>> {
+    let mut st = conn.prepare_cached(sql)?;
+    let names: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
+    let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut r = Vec::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            r.push((n.clone(), row.get::<_, SqlValue>(i)?));
+        }
+        out.push(r);
+    }
+    Ok(out)
 }
 
 /// An event handler. Closures `Fn(&Event, &HandlerTx) -> Result<(), HandlerError>` implement it.
@@ -506,13 +509,13 @@ impl Knocker {
     pub fn run_worker(&self, opts: &WorkerOptions, stop: &StopSignal, mut on_error: impl FnMut(&Error)) -> Result<()> {
         let worker_id = opts.worker_id.clone().unwrap_or_else(|| format!("knocker-{}", random_hex(4)));
         self.register_worker(&worker_id);
-        // Wake the condvar wait when stop is set from another thread.
+        // Wake the condvar wait when stop is set from another thread; exits with the loop.
+        let loop_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopper = {
-            let stop = stop.clone();
-            let k = self.clone();
+            let (stop, k, done) = (stop.clone(), self.clone(), loop_done.clone());
             std::thread::spawn(move || {
-                while !stop.wait(Duration::from_millis(200)) {
-                    if k.is_closed() {
+                while !stop.wait(Duration::from_millis(100)) {
+                    if k.is_closed() || done.load(std::sync::atomic::Ordering::SeqCst) {
                         return;
                     }
                 }
@@ -520,12 +523,13 @@ impl Knocker {
             })
         };
         let result = self.worker_loop(&worker_id, opts, stop);
+        loop_done.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Err(e) = &result {
             self.record_worker_error(&worker_id, &e.to_string());
             on_error(e);
         }
         self.finish_worker(&worker_id);
-        drop(stopper);
+        let _ = stopper.join();
         result
     }
 

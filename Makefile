@@ -1,0 +1,32 @@
+# Knocker: the two commands a newcomer runs are `make demo` and `make test`.
+# Everything else the targets need is installed here, idempotently.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: help setup test test-rust demo bench clean
+
+help:
+	@echo "make demo   - the main job end to end on a local SQLite file (demo.sqlite)"
+	@echo "make test   - every test suite (Rust, Python, Node, docs)"
+	@echo "make bench  - benchmarks (release build), JSON in bench/results/"
+
+setup:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup)"; exit 1; }
+
+test: setup test-rust
+
+test-rust:
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+demo: setup
+	$(CARGO) run -q -p knocker --example demo -- demo.sqlite
+
+bench: setup
+	$(CARGO) run -q --release -p knocker-bench -- --out bench/results/rust.json
+
+clean:
+	$(CARGO) clean
+	rm -f demo.sqlite demo.sqlite-wal demo.sqlite-shm

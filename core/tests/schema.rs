@@ -1,0 +1,121 @@
+//! Schema: pragmas, versioning, refusal of newer or foreign files, and query plans that never
+//! scan a table.
+mod common;
+use common::*;
+use knocker_core::*;
+
+#[test]
+fn pragmas_and_schema_version() {
+    let f = fixture();
+    let c = f.raw();
+    let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    for t in ["knocker_endpoints", "knocker_events", "knocker_deliveries", "knocker_attempts", "knocker_prune_audits"] {
+        let n: i64 = c.query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?1", [t], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1, "{t}");
+    }
+}
+
+#[test]
+fn reopening_is_idempotent_and_keeps_data() {
+    let f = fixture();
+    f.plain_endpoint("p");
+    let id = f.ingest("p", b"x", None).event_id.unwrap();
+    drop(f.reopen());
+    let k = f.reopen();
+    assert_eq!(k.get_event(id).unwrap().body, b"x");
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_a_clear_error() {
+    let f = fixture();
+    f.raw().execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1)).unwrap();
+    let e = Knocker::open(&f.path).unwrap_err();
+    assert_eq!(e.code(), "schema_too_new");
+    assert!(e.to_string().contains("upgrade"), "{e}");
+}
+
+#[test]
+fn a_foreign_knocker_layout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite").to_string_lossy().into_owned();
+    rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE knocker_events (id INTEGER PRIMARY KEY)").unwrap();
+    assert_eq!(Knocker::open(&path).unwrap_err().code(), "not_knocker_database");
+}
+
+#[test]
+fn other_tables_in_the_file_are_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.sqlite").to_string_lossy().into_owned();
+    rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY)").unwrap();
+    Knocker::open(&path).unwrap();
+}
+
+fn plan(c: &rusqlite::Connection, sql: &str, args: &[rusqlite::types::Value]) -> Vec<String> {
+    let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect()
+}
+
+/// A plain `SCAN <table>` (no index) reads the whole table.
+fn assert_no_table_scan(name: &str, lines: &[String]) {
+    for l in lines {
+        let scans_table = l.starts_with("SCAN ") && !l.contains("USING") && !l.contains("CONSTANT ROW");
+        assert!(!scans_table, "{name} scans a table: {lines:#?}");
+    }
+}
+
+#[test]
+fn every_list_prune_and_claim_query_uses_an_index() {
+    use knocker_core::storage;
+    use rusqlite::types::Value as V;
+    let f = fixture();
+    f.plain_endpoint("p");
+    // give the planner statistics that look like a real file
+    for i in 0..200 {
+        f.ingest("p", b"x", Some(&format!("k{i}")));
+    }
+    let c = f.raw();
+    c.execute_batch("ANALYZE").unwrap();
+    let event_filters = [
+        EventFilter::default(),
+        EventFilter { status: Some("dead".into()), ..Default::default() },
+        EventFilter { endpoint: Some("p".into()), ..Default::default() },
+        EventFilter { event_type: Some("t".into()), ..Default::default() },
+        EventFilter { since: Some(1), ..Default::default() },
+        EventFilter { status: Some("dead".into()), endpoint: Some("p".into()), since: Some(1), ..Default::default() },
+        EventFilter { before_id: Some(10), ..Default::default() },
+    ];
+    for flt in &event_filters {
+        let (sql, args) = storage::list_events_sql(flt);
+        assert_no_table_scan(&format!("list_events {flt:?}"), &plan(&c, &sql, &args));
+    }
+    let delivery_filters = [
+        DeliveryFilter::default(),
+        DeliveryFilter { event_id: Some(1), ..Default::default() },
+        DeliveryFilter { endpoint: Some("p".into()), ..Default::default() },
+        DeliveryFilter { orphaned: Some(true), ..Default::default() },
+        DeliveryFilter { signature_valid: Some(false), since: Some(1), ..Default::default() },
+    ];
+    for flt in &delivery_filters {
+        let (sql, args) = storage::list_deliveries_sql(flt);
+        assert_no_table_scan(&format!("list_deliveries {flt:?}"), &plan(&c, &sql, &args));
+    }
+    for flt in [AuditFilter::default(), AuditFilter { kind: Some("prune_events".into()), since: Some(1), limit: 5 }] {
+        let (sql, args) = storage::list_prune_audits_sql(&flt);
+        assert_no_table_scan(&format!("list_prune_audits {flt:?}"), &plan(&c, &sql, &args));
+    }
+    let fixed: [(&str, &str, Vec<V>); 7] = [
+        ("claim ready", "SELECT id FROM knocker_events WHERE status IN ('received', 'failed') AND run_at_ms <= ?1 ORDER BY run_at_ms, id LIMIT ?2", vec![V::Integer(0), V::Integer(16)]),
+        ("claim expired", "SELECT id, attempt_count, max_attempts, lease_owner, lease_expires_at_ms FROM knocker_events WHERE status = 'processing' AND lease_expires_at_ms < ?1 ORDER BY lease_expires_at_ms LIMIT ?2", vec![V::Integer(0), V::Integer(16)]),
+        ("dedupe", "SELECT id FROM knocker_events WHERE endpoint_id = ?1 AND dedupe_key = ?2", vec![V::Integer(1), V::Text("k".into())]),
+        ("prune events", "SELECT id FROM knocker_events WHERE status IN (?1, ?2) AND received_at < ?3 ORDER BY received_at, id LIMIT ?4", vec![V::Text("handled".into()), V::Text("dead".into()), V::Integer(0), V::Integer(10)]),
+        ("prune orphans", "SELECT id FROM knocker_deliveries WHERE event_id IS NULL AND received_at < ?1 ORDER BY received_at, id LIMIT ?2", vec![V::Integer(0), V::Integer(10)]),
+        ("next due", "SELECT min(run_at_ms) FROM knocker_events WHERE status IN ('received', 'failed')", vec![]),
+        ("attempts", "SELECT count(*) FROM knocker_attempts WHERE event_id = ?1", vec![V::Integer(1)]),
+    ];
+    for (name, sql, args) in &fixed {
+        assert_no_table_scan(name, &plan(&c, sql, args));
+    }
+}
