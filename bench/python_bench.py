@@ -34,6 +34,12 @@ def _open(path: str):
     return knocker.open(path)
 
 
+def _close(app) -> None:
+    close = getattr(app, "close", None)  # knockerlite 0.1.0 has no close()
+    if close is not None:
+        close()
+
+
 def _impl() -> str:
     return "knocker (this repo)" if hasattr(knocker, "sqlite_sharing") else "knockerlite (prior art)"
 
@@ -46,7 +52,7 @@ def bench_ingest(d: str, n: int) -> dict:
     for i in range(n):
         app.ingest(endpoint="bench", body=body % i, provider_event_id="evt_%d" % i)
     dt = time.perf_counter() - t0
-    app.close()
+    _close(app)
     return {"n": n, "seconds": round(dt, 4), "per_s": round(n / dt, 1)}
 
 
@@ -72,7 +78,7 @@ def bench_drain(d: str, n: int) -> dict:
         return time.perf_counter() - t0
 
     dt = asyncio.run(main())
-    app.close()
+    _close(app)
     return {"n": n, "handled": count[0], "seconds": round(dt, 4), "per_s": round(n / dt, 1)}
 
 
@@ -106,7 +112,7 @@ def bench_receive(d: str, n: int, kind: str) -> dict:
         r = app.receive(endpoint="bench", body=body, headers=headers)
         ok += r.status_code == 204
     dt = time.perf_counter() - t0
-    app.close()
+    _close(app)
     return {"n": n, "accepted": ok, "seconds": round(dt, 4), "per_s": round(n / dt, 1)}
 
 
@@ -122,7 +128,7 @@ def bench_list(d: str, m: int, calls: int) -> dict:
         evs = app.list_events(limit=50)
         lat.append(time.perf_counter() - t0)
     assert len(evs) == 50
-    app.close()
+    _close(app)
     lat.sort()
     return {
         "events": m,
@@ -142,8 +148,9 @@ def main() -> None:
     has_stripe = False
     try:
         probe = _open(os.path.join(tempfile.mkdtemp(), "probe.db"))
-        has_stripe = "stripe" in probe.provider_versions()
-        probe.close()
+        probe.add_endpoint(name="probe", path="/probe", provider="stripe", secrets=[SECRET])
+        has_stripe = True
+        _close(probe)
     except Exception:
         pass
     with tempfile.TemporaryDirectory() as d:
