@@ -1,1 +1,212 @@
-fn main() {}
+//! Knocker benchmark harness (`make bench`).
+//!
+//! Measures, in one run on one machine: the bare limit (one-row INSERT per transaction of a
+//! same-sized body into a plain table, same pragmas), then Knocker's durable ingest, verified
+//! receive, duplicate ingest, no-op drain and `list_events(limit=50)` on a 50k-event file. Each
+//! throughput is also reported as a ratio of the bare limit. Output: a table on stdout and JSON
+//! (`--out PATH`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use knocker_core::*;
+use serde_json::{json, Value};
+
+const BODY_BYTES: usize = 1024;
+
+struct Args {
+    n: usize,
+    list_events: usize,
+    out: Option<String>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args { n: 5_000, list_events: 50_000, out: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--n" => a.n = it.next().and_then(|v| v.parse().ok()).expect("--n N"),
+            "--list-events" => a.list_events = it.next().and_then(|v| v.parse().ok()).expect("--list-events N"),
+            "--out" => a.out = it.next(),
+            "--help" | "-h" => {
+                println!("knocker-bench [--n N] [--list-events N] [--out results.json]");
+                std::process::exit(0);
+            }
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    a
+}
+
+/// Latency summary of one series, in microseconds.
+fn summarize(name: &str, n: usize, total: Duration, mut lat_us: Vec<f64>, bare: Option<f64>) -> Value {
+    lat_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| -> f64 {
+        if lat_us.is_empty() {
+            return 0.0;
+        }
+        lat_us[((lat_us.len() as f64 - 1.0) * p).round() as usize]
+    };
+    let per_s = n as f64 / total.as_secs_f64();
+    let ratio = bare.map(|b| per_s / b);
+    println!(
+        "{name:<34} {per_s:>10.0}/s {:>7} {:>9.1}µs {:>9.1}µs {:>9.1}µs {:>9.1}µs",
+        ratio.map(|r| format!("{r:.2}x")).unwrap_or_default(),
+        pct(0.5),
+        pct(0.99),
+        pct(0.999),
+        lat_us.last().copied().unwrap_or(0.0)
+    );
+    json!({
+        "name": name, "n": n, "seconds": total.as_secs_f64(), "per_s": per_s,
+        "ratio_to_bare_limit": ratio,
+        "p50_us": pct(0.5), "p99_us": pct(0.99), "p999_us": pct(0.999), "max_us": lat_us.last().copied().unwrap_or(0.0),
+    })
+}
+
+fn temp_path(dir: &tempfile::TempDir, name: &str) -> String {
+    dir.path().join(name).to_string_lossy().into_owned()
+}
+
+fn body(i: usize) -> Vec<u8> {
+    let mut b = format!("{{\"id\":\"evt_{i:012}\",\"type\":\"invoice.paid\",\"data\":\"").into_bytes();
+    b.resize(BODY_BYTES - 2, b'x');
+    b.extend_from_slice(b"\"}");
+    b
+}
+
+fn bare_limit(dir: &tempfile::TempDir, n: usize) -> (Value, f64) {
+    let path = temp_path(dir, "bare.sqlite");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;
+         PRAGMA wal_autocheckpoint=4000; CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+    )
+    .unwrap();
+    let bodies: Vec<Vec<u8>> = (0..n).map(body).collect();
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for b in &bodies {
+        let t = Instant::now();
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        c.prepare_cached("INSERT INTO t (body) VALUES (?1)").unwrap().execute([b]).unwrap();
+        c.execute_batch("COMMIT").unwrap();
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let total = start.elapsed();
+    let v = summarize("bare one-row commit (limit)", n, total, lat, None);
+    let per_s = v["per_s"].as_f64().unwrap();
+    (v, per_s)
+}
+
+fn open(dir: &tempfile::TempDir, name: &str) -> Knocker {
+    let k = Knocker::open(&temp_path(dir, name)).unwrap();
+    k.add_endpoint(EndpointConfig::new("bench", "/bench")).unwrap();
+    k
+}
+
+fn ingest_series(k: &Knocker, name: &str, bodies: &[Vec<u8>], key: impl Fn(usize) -> String, bare: f64) -> Value {
+    let mut lat = Vec::with_capacity(bodies.len());
+    let start = Instant::now();
+    for (i, b) in bodies.iter().enumerate() {
+        let r = Receipt { dedupe_key: Some(key(i)), ..Receipt::new(b) };
+        let t = Instant::now();
+        let res = k.ingest("bench", &r, TrustedOutcome::valid()).unwrap();
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+        debug_assert!(res.status_code == 204);
+    }
+    summarize(name, bodies.len(), start.elapsed(), lat, Some(bare))
+}
+
+fn verified_series(dir: &tempfile::TempDir, bodies: &[Vec<u8>], bare: f64) -> Value {
+    let k = Knocker::open(&temp_path(dir, "verified.sqlite")).unwrap();
+    k.add_endpoint(
+        EndpointConfig::new("hmac", "/hmac")
+            .provider("generic-hmac")
+            .secret("whsec_bench")
+            .option("header", "X-Signature")
+            .option("id_header", "X-Id"),
+    )
+    .unwrap();
+    let requests: Vec<Receipt<'_>> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let sig = knocker_core::providers::util::hmac(knocker_core::providers::util::HmacAlgorithm::Sha256, b"whsec_bench", &[b]);
+            Receipt::new(b).header("X-Signature", format!("sha256={}", hex::encode(sig))).header("X-Id", format!("id-{i}"))
+        })
+        .collect();
+    let mut lat = Vec::with_capacity(bodies.len());
+    let start = Instant::now();
+    for r in &requests {
+        let t = Instant::now();
+        let res = k.receive("hmac", r).unwrap();
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(res.status_code, 204);
+    }
+    summarize("verified receive (generic-hmac)", bodies.len(), start.elapsed(), lat, Some(bare))
+}
+
+fn drain_series(k: &Knocker, n: usize, bare: f64) -> Value {
+    k.handle("bench", None, Arc::new(|_: &Event, _: &HandlerTx<'_>| Ok(())));
+    let start = Instant::now();
+    let done = k.drain(None).unwrap();
+    let total = start.elapsed();
+    assert_eq!(done, n);
+    summarize("no-op worker drain", n, total, Vec::new(), Some(bare))
+}
+
+fn list_series(dir: &tempfile::TempDir, events: usize) -> Value {
+    let k = open(dir, "list.sqlite");
+    let b = body(0);
+    // Fill fast through the API in big batches of commits: the figure measured is the read.
+    for i in 0..events {
+        let r = Receipt { dedupe_key: Some(format!("k{i}")), ..Receipt::new(&b) };
+        k.ingest("bench", &r, TrustedOutcome::valid()).unwrap();
+    }
+    let mut lat = Vec::new();
+    let reps = 200;
+    let start = Instant::now();
+    for _ in 0..reps {
+        let t = Instant::now();
+        let rows = k.list_events(&EventFilter { limit: 50, ..Default::default() }).unwrap();
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(rows.len(), 50);
+    }
+    let mut v = summarize(&format!("list_events(limit=50) on {events}"), reps, start.elapsed(), lat, None);
+    v["events_in_file"] = json!(events);
+    v
+}
+
+fn main() {
+    let args = parse_args();
+    let dir = tempfile::tempdir().unwrap();
+    println!("knocker bench: n={} body={}B, list file {} events", args.n, BODY_BYTES, args.list_events);
+    println!("{:<34} {:>12} {:>7} {:>11} {:>11} {:>11} {:>11}", "series", "throughput", "ratio", "p50", "p99", "p99.9", "max");
+    let bodies: Vec<Vec<u8>> = (0..args.n).map(body).collect();
+    let (bare_v, bare) = bare_limit(&dir, args.n);
+    let k = open(&dir, "ingest.sqlite");
+    let ingest = ingest_series(&k, "durable ingest (sequential)", &bodies, |i| format!("evt-{i}"), bare);
+    let dup = ingest_series(&k, "duplicate ingest", &bodies, |i| format!("evt-{i}"), bare);
+    let verified = verified_series(&dir, &bodies, bare);
+    let drain = drain_series(&k, args.n, bare);
+    let list = list_series(&dir, args.list_events);
+    let machine = json!({
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
+        "cpu": std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())),
+        "sqlite": rusqlite::version(),
+    });
+    let out = json!({
+        "machine": machine,
+        "body_bytes": BODY_BYTES,
+        "series": [bare_v, ingest, dup, verified, drain, list],
+    });
+    if let Some(path) = args.out {
+        if let Some(parent) = std::path::Path::new(&path).parent() {
+            std::fs::create_dir_all(parent).ok();
+        }
+        std::fs::write(&path, serde_json::to_string_pretty(&out).unwrap()).unwrap();
+        println!("wrote {path}");
+    }
+}

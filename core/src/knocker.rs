@@ -165,6 +165,8 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct Knocker {
     pub(crate) inner: Arc<Inner>,
+    /// Who operator actions through this clone are attributed to (audit rows).
+    actor: Arc<str>,
 }
 
 impl std::fmt::Debug for Knocker {
@@ -172,6 +174,9 @@ impl std::fmt::Debug for Knocker {
         f.debug_struct("Knocker").field("path", &self.inner.path).field("options", &self.inner.options).finish()
     }
 }
+
+/// The actor recorded in operator audit rows when none is set.
+pub const DEFAULT_ACTOR: &str = "app";
 
 fn check_limit(limit: i64) -> Result<()> {
     if !(1..=1000).contains(&limit) {
@@ -218,7 +223,25 @@ impl Knocker {
             token_counter: AtomicU64::new(0),
             handle_id: random_hex(6),
         };
-        Ok(Knocker { inner: Arc::new(inner) })
+        Ok(Knocker { inner: Arc::new(inner), actor: Arc::from(DEFAULT_ACTOR) })
+    }
+
+    /// A clone of this handle whose operator actions are audited as done by `actor` (a person,
+    /// a tool: `"cli:alice"`, `"admin-ui"`). Shares connections and state with `self`.
+    pub fn with_actor(&self, actor: &str) -> Knocker {
+        Knocker { inner: self.inner.clone(), actor: Arc::from(actor) }
+    }
+
+    /// The actor operator actions are recorded under.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    fn audit(&self, tx: &Connection, action: &str, target_kind: &str, ids: &[i64], filters: serde_json::Value, now_ms: i64) -> Result<()> {
+        storage::insert_operator_audit(
+            tx,
+            &storage::AuditEntry { action, actor: &self.actor, executed_at: now_ms.div_euclid(1000), target_kind, ids, filters },
+        )
     }
 
     /// The file this handle is on.
@@ -717,7 +740,7 @@ impl Knocker {
                 Status::Received | Status::Failed | Status::Dead => {
                     storage::mark_ignored(tx, event_id, status, now)?;
                     storage::insert_attempt(tx, event_id, attempts, None, None, now, now, "ignored", None)?;
-                    Ok(())
+                    self.audit(tx, "ignore", "event", &[event_id], serde_json::json!({}), now)
                 }
                 other => Err(Error::InvalidState {
                     kind: "event",
@@ -748,7 +771,7 @@ impl Knocker {
                 return Err(Error::InvalidState { kind: "event", id: event_id, status: status.to_string(), action, allowed: allowed_text });
             }
             storage::reset_event(tx, event_id, status, None, now)?;
-            Ok(())
+            self.audit(tx, action_name(action), "event", &[event_id], serde_json::json!({}), now)
         })?;
         self.inner.notify.bump();
         Ok(())
@@ -780,10 +803,66 @@ impl Knocker {
                 });
             }
             storage::reset_event(tx, event_id, status, Some(delivery_id), now)?;
-            Ok(())
+            self.audit(tx, "replay_delivery", "delivery", &[delivery_id], serde_json::json!({ "event_id": event_id }), now)
         })?;
         self.inner.notify.bump();
         Ok(())
+    }
+
+    /// Applies `ignore`, `replay` or `requeue` to every event matching `filter` (oldest first, up
+    /// to `filter.limit`) whose status allows it, in one transaction with one audit row. A
+    /// `filter.status` the action does not allow is an invalid-state error. `dry_run` returns
+    /// the ids that would change and changes nothing. Call repeatedly to work through more than
+    /// `limit` events.
+    pub fn bulk(&self, action: BulkAction, filter: &EventFilter, dry_run: bool) -> Result<BulkResult> {
+        check_limit(filter.limit)?;
+        let (allowed, allowed_text): (&[Status], &'static str) = match action {
+            BulkAction::Ignore => (&[Status::Received, Status::Failed, Status::Dead], "received, failed, dead"),
+            BulkAction::Replay => (&[Status::Handled, Status::Failed, Status::Dead, Status::Ignored], "handled, failed, dead, ignored"),
+            BulkAction::Requeue => (&[Status::Failed, Status::Dead, Status::Ignored], "failed, dead, ignored"),
+        };
+        if let Some(s) = &filter.status {
+            let st = Status::parse(s).ok_or_else(|| Error::invalid(format!("unknown status {s:?}")))?;
+            if !allowed.contains(&st) {
+                return Err(Error::InvalidState { kind: "events", id: 0, status: st.to_string(), action: action.as_str(), allowed: allowed_text });
+            }
+        }
+        if dry_run {
+            let ids = self.read(|c| storage::select_for_bulk(c, filter, allowed))?;
+            return Ok(BulkResult { ids, dry_run: true });
+        }
+        let now = self.now_ms();
+        let ids = self.write(|tx| {
+            let ids = storage::select_for_bulk(tx, filter, allowed)?;
+            for &id in &ids {
+                let (status, attempts) = storage::event_status(tx, id)?.ok_or(Error::NotFound { kind: "event", id })?;
+                match action {
+                    BulkAction::Ignore => {
+                        storage::mark_ignored(tx, id, status, now)?;
+                        storage::insert_attempt(tx, id, attempts, None, None, now, now, "ignored", None)?;
+                    }
+                    BulkAction::Replay | BulkAction::Requeue => {
+                        storage::reset_event(tx, id, status, None, now)?;
+                    }
+                }
+            }
+            let filters = serde_json::json!({
+                "status": filter.status, "endpoint": filter.endpoint, "event_type": filter.event_type,
+                "since": filter.since, "until": filter.until, "limit": filter.limit,
+            });
+            self.audit(tx, action.as_str(), "event", &ids, filters, now)?;
+            Ok(ids)
+        })?;
+        if action != BulkAction::Ignore && !ids.is_empty() {
+            self.inner.notify.bump();
+        }
+        Ok(BulkResult { ids, dry_run: false })
+    }
+
+    /// Operator audit rows, newest first.
+    pub fn list_operator_audits(&self, filter: &OperatorAuditFilter) -> Result<Vec<OperatorAudit>> {
+        check_limit(filter.limit)?;
+        self.read(|c| storage::list_operator_audits(c, filter))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -810,9 +889,18 @@ impl Knocker {
         let now_s = self.now_ms() / 1000;
         let _span = info_span!("knocker.prune", kind = "prune_events", dry_run = p.dry_run).entered();
         if p.dry_run {
-            return self.read(|c| storage::prune_events(c, &p, now_s));
+            return self.read(|c| Ok(storage::prune_events(c, &p, now_s)?.0));
         }
-        self.write(|tx| storage::prune_events(tx, &p, now_s))
+        let now = self.now_ms();
+        self.write(|tx| {
+            let (result, ids) = storage::prune_events(tx, &p, now_s)?;
+            let filters = serde_json::json!({
+                "statuses": p.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                "older_than": p.older_than, "limit": p.limit,
+            });
+            self.audit(tx, "prune_events", "event", &ids, filters, now)?;
+            Ok(result)
+        })
     }
 
     /// Deletes orphan deliveries (no event) received strictly before `older_than`, oldest first,
@@ -825,9 +913,15 @@ impl Knocker {
         let now_s = self.now_ms() / 1000;
         let _span = info_span!("knocker.prune", kind = "prune_orphan_deliveries", dry_run = p.dry_run).entered();
         if p.dry_run {
-            return self.read(|c| storage::prune_orphans(c, p, now_s));
+            return self.read(|c| Ok(storage::prune_orphans(c, p, now_s)?.0));
         }
-        self.write(|tx| storage::prune_orphans(tx, p, now_s))
+        let now = self.now_ms();
+        self.write(|tx| {
+            let (result, ids) = storage::prune_orphans(tx, p, now_s)?;
+            let filters = serde_json::json!({ "older_than": p.older_than, "limit": p.limit });
+            self.audit(tx, "prune_orphan_deliveries", "delivery", &ids, filters, now)?;
+            Ok(result)
+        })
     }
 
     /// Validates a retention policy.
@@ -916,6 +1010,13 @@ impl Knocker {
     pub(crate) fn next_token_prefix(&self) -> String {
         let n = self.inner.token_counter.fetch_add(1, Ordering::Relaxed);
         format!("{}{:x}", self.inner.handle_id, n)
+    }
+}
+
+fn action_name(past: &str) -> &'static str {
+    match past {
+        "replayed" => "replay",
+        _ => "requeue",
     }
 }
 

@@ -291,3 +291,58 @@ pub struct RetentionPass {
     pub events: Option<PruneEventsResult>,
     pub orphans: Option<PruneDeliveriesResult>,
 }
+
+/// One operator mutation (who, what, when, which ids, with which filters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorAudit {
+    pub id: i64,
+    /// `ignore`, `replay`, `requeue`, `replay_delivery`, `bulk_ignore`, `bulk_replay`,
+    /// `bulk_requeue`, `prune_events`, `prune_orphan_deliveries`.
+    pub action: String,
+    pub actor: String,
+    pub executed_at: i64,
+    /// `event` or `delivery`.
+    pub target_kind: String,
+    pub affected: i64,
+    pub ids: Vec<i64>,
+    pub filters_json: String,
+}
+
+/// Filter for `list_operator_audits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorAuditFilter {
+    pub action: Option<String>,
+    pub since: Option<i64>,
+    pub limit: i64,
+}
+
+impl Default for OperatorAuditFilter {
+    fn default() -> Self {
+        OperatorAuditFilter { action: None, since: None, limit: 50 }
+    }
+}
+
+/// An operator action that can be applied in bulk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkAction {
+    Ignore,
+    Replay,
+    Requeue,
+}
+
+impl BulkAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Ignore => "bulk_ignore",
+            BulkAction::Replay => "bulk_replay",
+            BulkAction::Requeue => "bulk_requeue",
+        }
+    }
+}
+
+/// What a bulk action selected (and, unless a dry run, changed).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BulkResult {
+    pub ids: Vec<i64>,
+    pub dry_run: bool,
+}

@@ -378,10 +378,11 @@ impl Tolerance {
                 format!("timestamp is {age}s old; tolerance is {}s", self.past_s),
             ));
         }
-        if -age > self.future_s {
+        let ahead = timestamp_s.saturating_sub(now_s);
+        if ahead > self.future_s {
             return Err(Rejection::new(
                 codes::TIMESTAMP_OUT_OF_TOLERANCE,
-                format!("timestamp is {}s in the future; tolerance is {}s", -age, self.future_s),
+                format!("timestamp is {ahead}s in the future; tolerance is {}s", self.future_s),
             ));
         }
         Ok(())
@@ -415,6 +416,18 @@ pub fn tolerance_option_specs(default_s: &'static str) -> Vec<OptionSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tolerance_check_never_overflows() {
+        let t = Tolerance::symmetric(300);
+        assert!(t.check(1, i64::MIN).is_err());
+        assert!(t.check(i64::MIN, i64::MAX).is_err());
+        assert!(t.check(i64::MAX, i64::MIN).is_err());
+        assert!(t.check(1_700_000_000, 1_700_000_000).is_ok());
+        let skewed = Tolerance { past_s: 10, future_s: 0 };
+        assert!(skewed.check(1_700_000_001, 1_700_000_000).is_err());
+        assert!(skewed.check(1_699_999_990, 1_700_000_000).is_ok());
+    }
 
     #[test]
     fn secret_debug_is_redacted() {

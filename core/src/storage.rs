@@ -15,12 +15,13 @@ use crate::model::*;
 use crate::provider::Pairs;
 
 /// Schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Oldest SQLite this code needs (RETURNING, partial indexes, `unixepoch`).
 pub const MIN_SQLITE_VERSION: i32 = 3_038_000;
 
-const MIGRATIONS: &[&str] = &[
+/// Forward-only migrations; entry i takes the schema from version i to i + 1.
+pub const MIGRATIONS: &[&str] = &[
     // v1
     r#"
 CREATE TABLE knocker_endpoints (
@@ -141,6 +142,22 @@ CREATE TABLE knocker_leases (
   owner TEXT NOT NULL,
   expires_at_ms INTEGER NOT NULL
 );
+"#,
+    // v2: one audit row for every operator mutation (ignore, replay, requeue, replay_delivery,
+    // bulk actions, prunes), written in the same transaction as the mutation.
+    r#"
+CREATE TABLE knocker_operator_audits (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  action TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  executed_at INTEGER NOT NULL,
+  target_kind TEXT NOT NULL CHECK (target_kind IN ('event', 'delivery')),
+  affected INTEGER NOT NULL,
+  ids_json TEXT NOT NULL,
+  filters_json TEXT NOT NULL
+);
+CREATE INDEX knocker_operator_audits_executed ON knocker_operator_audits(executed_at, id);
+CREATE INDEX knocker_operator_audits_action_executed ON knocker_operator_audits(action, executed_at, id);
 "#,
 ];
 
@@ -965,7 +982,8 @@ pub(crate) fn delivery_link(tx: &Connection, delivery_id: i64) -> Result<Option<
 // Retention
 // ---------------------------------------------------------------------------------------------
 
-pub(crate) fn prune_events(tx: &Connection, p: &PruneEvents, now_s: i64) -> Result<PruneEventsResult> {
+/// Returns the counts and the pruned event ids.
+pub(crate) fn prune_events(tx: &Connection, p: &PruneEvents, now_s: i64) -> Result<(PruneEventsResult, Vec<i64>)> {
     let statuses: Vec<&str> = p.statuses.iter().map(|s| s.as_str()).collect();
     let placeholders = (0..statuses.len()).map(|i| format!("?{}", i + 1)).collect::<Vec<_>>().join(", ");
     let sql = format!(
@@ -991,7 +1009,7 @@ pub(crate) fn prune_events(tx: &Connection, p: &PruneEvents, now_s: i64) -> Resu
     }
     result.events_pruned = ids.len() as i64;
     if p.dry_run {
-        return Ok(result);
+        return Ok((result, ids));
     }
     tx.execute("INSERT INTO knocker_prune_guard (id) VALUES (1)", [])?;
     {
@@ -1015,10 +1033,11 @@ pub(crate) fn prune_events(tx: &Connection, p: &PruneEvents, now_s: i64) -> Resu
          VALUES ('prune_events', ?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![now_s, result.events_pruned, result.deliveries_pruned, result.attempts_pruned, summary.to_string()])?;
-    Ok(result)
+    Ok((result, ids))
 }
 
-pub(crate) fn prune_orphans(tx: &Connection, p: &PruneOrphans, now_s: i64) -> Result<PruneDeliveriesResult> {
+/// Returns the count and the pruned delivery ids.
+pub(crate) fn prune_orphans(tx: &Connection, p: &PruneOrphans, now_s: i64) -> Result<(PruneDeliveriesResult, Vec<i64>)> {
     let ids: Vec<i64> = tx
         .prepare_cached(
             "SELECT id FROM knocker_deliveries WHERE event_id IS NULL AND received_at < ?1 ORDER BY received_at, id LIMIT ?2",
@@ -1027,7 +1046,7 @@ pub(crate) fn prune_orphans(tx: &Connection, p: &PruneOrphans, now_s: i64) -> Re
         .collect::<rusqlite::Result<_>>()?;
     let result = PruneDeliveriesResult { deliveries_pruned: ids.len() as i64, dry_run: p.dry_run };
     if p.dry_run {
-        return Ok(result);
+        return Ok((result, ids));
     }
     tx.execute("INSERT INTO knocker_prune_guard (id) VALUES (1)", [])?;
     {
@@ -1043,7 +1062,126 @@ pub(crate) fn prune_orphans(tx: &Connection, p: &PruneOrphans, now_s: i64) -> Re
          VALUES ('prune_orphan_deliveries', ?1, NULL, ?2, NULL, ?3)",
     )?
     .execute(params![now_s, result.deliveries_pruned, summary.to_string()])?;
-    Ok(result)
+    Ok((result, ids))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator audit
+// ---------------------------------------------------------------------------------------------
+
+/// One operator mutation, recorded in the transaction that made it.
+pub(crate) struct AuditEntry<'a> {
+    pub action: &'a str,
+    pub actor: &'a str,
+    pub executed_at: i64,
+    pub target_kind: &'a str,
+    pub ids: &'a [i64],
+    pub filters: serde_json::Value,
+}
+
+pub(crate) fn insert_operator_audit(tx: &Connection, a: &AuditEntry<'_>) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO knocker_operator_audits (action, actor, executed_at, target_kind, affected, ids_json, filters_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        a.action,
+        a.actor,
+        a.executed_at,
+        a.target_kind,
+        a.ids.len() as i64,
+        serde_json::to_string(a.ids).unwrap_or_else(|_| "[]".into()),
+        a.filters.to_string()
+    ])?;
+    Ok(())
+}
+
+pub fn list_operator_audits_sql(f: &OperatorAuditFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value as V;
+    let mut sql = String::from(
+        "SELECT id, action, actor, executed_at, target_kind, affected, ids_json, filters_json FROM knocker_operator_audits",
+    );
+    let mut args: Vec<V> = Vec::new();
+    let mut clauses = Vec::new();
+    if let Some(a) = &f.action {
+        args.push(V::Text(a.clone()));
+        clauses.push(format!("action = ?{}", args.len()));
+    }
+    if let Some(s) = f.since {
+        args.push(V::Integer(s));
+        clauses.push(format!("executed_at >= ?{}", args.len()));
+    }
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    args.push(V::Integer(f.limit));
+    sql.push_str(&format!(" ORDER BY executed_at DESC, id DESC LIMIT ?{}", args.len()));
+    (sql, args)
+}
+
+pub(crate) fn list_operator_audits(conn: &Connection, f: &OperatorAuditFilter) -> Result<Vec<OperatorAudit>> {
+    let (sql, args) = list_operator_audits_sql(f);
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            let ids: String = r.get(6)?;
+            Ok(OperatorAudit {
+                id: r.get(0)?,
+                action: r.get(1)?,
+                actor: r.get(2)?,
+                executed_at: r.get(3)?,
+                target_kind: r.get(4)?,
+                affected: r.get(5)?,
+                ids: serde_json::from_str(&ids).unwrap_or_default(),
+                filters_json: r.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Ids (oldest first) of events matching a bulk selection whose status is in `allowed`.
+pub(crate) fn select_for_bulk(conn: &Connection, f: &EventFilter, allowed: &[Status]) -> Result<Vec<i64>> {
+    use rusqlite::types::Value as V;
+    let mut args: Vec<V> = Vec::new();
+    let statuses: Vec<&str> = match &f.status {
+        Some(s) => vec![s.as_str()],
+        None => allowed.iter().map(|s| s.as_str()).collect(),
+    };
+    let mut ph = Vec::new();
+    for s in statuses {
+        args.push(V::Text(s.to_string()));
+        ph.push(format!("?{}", args.len()));
+    }
+    let mut clauses = vec![format!("e.status IN ({})", ph.join(", "))];
+    if let Some(name) = &f.endpoint {
+        args.push(V::Text(name.clone()));
+        clauses.push(format!("e.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = ?{})", args.len()));
+    }
+    if let Some(t) = &f.event_type {
+        args.push(V::Text(t.clone()));
+        clauses.push(format!("e.event_type = ?{}", args.len()));
+    }
+    if let Some(s) = f.since {
+        args.push(V::Integer(s));
+        clauses.push(format!("e.received_at >= ?{}", args.len()));
+    }
+    if let Some(u) = f.until {
+        args.push(V::Integer(u));
+        clauses.push(format!("e.received_at < ?{}", args.len()));
+    }
+    args.push(V::Integer(f.limit));
+    let sql = format!(
+        "SELECT e.id FROM knocker_events e WHERE {} ORDER BY e.received_at, e.id LIMIT ?{}",
+        clauses.join(" AND "),
+        args.len()
+    );
+    let ids = conn
+        .prepare_cached(&sql)?
+        .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(ids)
 }
 
 /// Takes or renews the named lease when it is free, expired, or already ours.

@@ -198,3 +198,73 @@ fn stats_counts_by_status_and_endpoint_and_claimable_age() {
     assert_eq!(s.by_endpoint["ok"].get("handled"), Some(&1));
     assert_eq!(s.by_endpoint["none"].get("dead"), Some(&1));
 }
+
+#[test]
+fn every_operator_mutation_writes_an_audit_row_with_its_actor() {
+    let f = fixture();
+    one_of_each(&f);
+    let ops = f.k.with_actor("cli:alice");
+    let dead = f.k.list_events(&EventFilter { status: Some("dead".into()), ..Default::default() }).unwrap()[0].id;
+    let handled = f.k.list_events(&EventFilter { status: Some("handled".into()), ..Default::default() }).unwrap()[0].clone();
+    ops.requeue(dead).unwrap();
+    ops.ignore(dead).unwrap();
+    ops.replay(handled.id).unwrap();
+    f.k.drain(None).unwrap();
+    let d = f.k.list_deliveries(&DeliveryFilter { event_id: Some(handled.id), ..Default::default() }).unwrap()[0].id;
+    ops.replay_delivery(d).unwrap();
+    f.clock.advance_s(10.0);
+    ops.prune_orphan_deliveries(&PruneOrphans { older_than: f.clock.now_s(), limit: 10, dry_run: false }).unwrap();
+    ops.prune_events(&PruneEvents { statuses: vec![Status::Ignored], older_than: f.clock.now_s(), limit: 10, dry_run: false }).unwrap();
+    ops.prune_events(&PruneEvents { statuses: vec![Status::Ignored], older_than: f.clock.now_s(), limit: 10, dry_run: true }).unwrap();
+    let audits = f.k.list_operator_audits(&OperatorAuditFilter::default()).unwrap();
+    let actions: Vec<(&str, &str, Vec<i64>)> = audits.iter().rev().map(|a| (a.action.as_str(), a.actor.as_str(), a.ids.clone())).collect();
+    // one_of_each() itself ran an ignore as "app"
+    assert_eq!(actions[0].0, "ignore");
+    assert_eq!(actions[0].1, "app");
+    let mine: Vec<&str> = actions.iter().filter(|a| a.1 == "cli:alice").map(|a| a.0).collect();
+    assert_eq!(mine, vec!["requeue", "ignore", "replay", "replay_delivery", "prune_orphan_deliveries", "prune_events"], "dry runs are not audited");
+    let replay_delivery = audits.iter().find(|a| a.action == "replay_delivery").unwrap();
+    assert_eq!((replay_delivery.target_kind.as_str(), replay_delivery.ids.clone()), ("delivery", vec![d]));
+    let prune = audits.iter().find(|a| a.action == "prune_events").unwrap();
+    assert_eq!(prune.affected, 2, "both ignored events pruned");
+    assert!(prune.filters_json.contains("\"ignored\""));
+}
+
+#[test]
+fn a_refused_action_writes_no_audit_row() {
+    let f = fixture();
+    f.plain_endpoint("p");
+    let id = f.ingest("p", b"x", None).event_id.unwrap();
+    assert!(f.k.requeue(id).is_err());
+    assert!(f.k.list_operator_audits(&OperatorAuditFilter::default()).unwrap().is_empty());
+}
+
+#[test]
+fn bulk_requeue_by_filter_with_dry_run_first() {
+    let f = fixture();
+    f.plain_endpoint("stripe");
+    f.plain_endpoint("other");
+    let ids: Vec<i64> = (0..5).map(|i| f.ingest("stripe", format!("{i}").as_bytes(), None).event_id.unwrap()).collect();
+    let other = f.ingest("other", b"o", None).event_id.unwrap();
+    f.k.drain(None).unwrap(); // no handlers: all dead
+    let flt = EventFilter { status: Some("dead".into()), endpoint: Some("stripe".into()), limit: 3, ..Default::default() };
+    let preview = f.k.bulk(BulkAction::Requeue, &flt, true).unwrap();
+    assert_eq!(preview.ids, ids[..3].to_vec(), "oldest first, bounded by limit");
+    assert_eq!(f.k.get_event(ids[0]).unwrap().status, Status::Dead, "dry run changed nothing");
+    let ops = f.k.with_actor("cli:bob");
+    let done = ops.bulk(BulkAction::Requeue, &flt, false).unwrap();
+    assert_eq!(done.ids, ids[..3].to_vec());
+    let rest = ops.bulk(BulkAction::Requeue, &flt, false).unwrap();
+    assert_eq!(rest.ids, ids[3..].to_vec());
+    assert!(ops.bulk(BulkAction::Requeue, &flt, false).unwrap().ids.is_empty());
+    for id in &ids {
+        assert_eq!(f.k.get_event(*id).unwrap().status, Status::Received);
+    }
+    assert_eq!(f.k.get_event(other).unwrap().status, Status::Dead, "other endpoint untouched");
+    let audits = f.k.list_operator_audits(&OperatorAuditFilter { action: Some("bulk_requeue".into()), ..Default::default() }).unwrap();
+    assert_eq!(audits.len(), 3);
+    assert_eq!(audits[2].ids, ids[..3].to_vec());
+    assert!(audits[2].filters_json.contains("\"stripe\""));
+    let e = f.k.bulk(BulkAction::Requeue, &EventFilter { status: Some("handled".into()), ..Default::default() }, false).unwrap_err();
+    assert_eq!(e.code(), "invalid_state");
+}

@@ -106,6 +106,10 @@ fn every_list_prune_and_claim_query_uses_an_index() {
         let (sql, args) = storage::list_prune_audits_sql(&flt);
         assert_no_table_scan(&format!("list_prune_audits {flt:?}"), &plan(&c, &sql, &args));
     }
+    for flt in [OperatorAuditFilter::default(), OperatorAuditFilter { action: Some("requeue".into()), since: Some(1), limit: 5 }] {
+        let (sql, args) = storage::list_operator_audits_sql(&flt);
+        assert_no_table_scan(&format!("list_operator_audits {flt:?}"), &plan(&c, &sql, &args));
+    }
     let fixed: [(&str, &str, Vec<V>); 7] = [
         ("claim ready", "SELECT id FROM knocker_events WHERE status IN ('received', 'failed') AND run_at_ms <= ?1 ORDER BY run_at_ms, id LIMIT ?2", vec![V::Integer(0), V::Integer(16)]),
         ("claim expired", "SELECT id, attempt_count, max_attempts, lease_owner, lease_expires_at_ms FROM knocker_events WHERE status = 'processing' AND lease_expires_at_ms < ?1 ORDER BY lease_expires_at_ms LIMIT ?2", vec![V::Integer(0), V::Integer(16)]),
@@ -118,4 +122,25 @@ fn every_list_prune_and_claim_query_uses_an_index() {
     for (name, sql, args) in &fixed {
         assert_no_table_scan(name, &plan(&c, sql, args));
     }
+}
+
+#[test]
+fn a_version_1_file_migrates_forward_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite").to_string_lossy().into_owned();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(knocker_core::storage::MIGRATIONS[0]).unwrap();
+        c.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO knocker_endpoints (name, path, max_body_bytes, max_attempts, backoff_base_s, backoff_max_s, created_at, updated_at)
+             VALUES ('old', '/old', 1024, 3, 1, 10, 0, 0);",
+        )
+        .unwrap();
+    }
+    let k = Knocker::open(&path).unwrap();
+    assert_eq!(k.endpoint_names().unwrap(), vec!["old".to_string()]);
+    let v: i64 = rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    assert!(k.list_operator_audits(&OperatorAuditFilter::default()).unwrap().is_empty());
 }
