@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup test test-rust demo bench clean
+.PHONY: help setup test test-rust test-python demo bench clean
 
 help:
 	@echo "make demo   - the main job end to end on a local SQLite file (demo.sqlite)"
@@ -15,9 +15,12 @@ help:
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup)"; exit 1; }
 
+include bindings-python/Makefile.inc
 include bindings-node/Makefile.inc
 
-test: setup test-rust test-node
+test: setup test-rust test-python test-node
+
+test-python: python-test
 
 test-rust:
 	$(CARGO) test --workspace --all-targets
