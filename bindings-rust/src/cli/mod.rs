@@ -1026,7 +1026,7 @@ fn action<W: Write>(cli: &Cli, ctx: &mut Ctx<W>, act: BulkAction, a: &ActionArgs
                 "ids_truncated": (shown.len() as i64) < count,
             }));
         }
-        return ctx.print(&format!("dry run: would {name} {count} events{}", ids_suffix(&shown, count)));
+        return ctx.print(&format!("dry run: would {name} {}{}", events_n(count), ids_suffix(&shown, count)));
     }
     if count == 0 {
         if ctx.json {
@@ -1034,7 +1034,7 @@ fn action<W: Write>(cli: &Cli, ctx: &mut Ctx<W>, act: BulkAction, a: &ActionArgs
         }
         return ctx.print(&format!("no events match; nothing to {name}"));
     }
-    confirm(a.yes, &format!("{name} {count} events{}?", ids_suffix(&shown, count)))?;
+    confirm(a.yes, &format!("{name} {}{}?", events_n(count), ids_suffix(&shown, count)))?;
     let pb = ctx.progress(count as u64, name);
     let r = k.bulk_all(act, &filter, Some(count), |batch| pb.inc(batch.len() as u64))?;
     pb.finish_and_clear();
@@ -1043,7 +1043,7 @@ fn action<W: Write>(cli: &Cli, ctx: &mut Ctx<W>, act: BulkAction, a: &ActionArgs
             "action": format!("bulk_{name}"), "dry_run": false, "count": r.ids.len(), "ids": r.ids, "actor": k.actor(),
         }));
     }
-    ctx.print(&format!("{name}: {} events done{}", r.ids.len(), ids_suffix(&r.ids, r.ids.len() as i64)))
+    ctx.print(&format!("{name}: done for {}{}", events_n(r.ids.len() as i64), ids_suffix(&r.ids, r.ids.len() as i64)))
 }
 
 fn confirm(yes: bool, question: &str) -> Result<(), CliError> {
@@ -1065,6 +1065,10 @@ fn confirm(yes: bool, question: &str) -> Result<(), CliError> {
     } else {
         Err(CliError::NotConfirmed("not confirmed; nothing changed".into()))
     }
+}
+
+fn events_n(n: i64) -> String {
+    if n == 1 { "1 event".into() } else { format!("{n} events") }
 }
 
 fn ids_text(ids: &[i64]) -> String {
