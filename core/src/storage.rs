@@ -1196,22 +1196,6 @@ pub(crate) fn try_lease(tx: &Connection, name: &str, owner: &str, now_ms: i64, t
     Ok(n == 1)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repeated_headers_join_and_repeated_query_keys_become_arrays() {
-        let h: Pairs = [("X-A", "1"), ("X-A", "2"), ("B", "3")].into_iter().collect();
-        assert_eq!(headers_to_json(&h), r#"{"B":"3","X-A":"1, 2"}"#);
-        let q: Pairs = [("k", "1"), ("k", "2"), ("z", "3")].into_iter().collect();
-        let json = query_to_json(&q);
-        assert_eq!(json, r#"{"k":["1","2"],"z":"3"}"#);
-        let back = pairs_from_json(&json);
-        assert_eq!(back.get_all("k").collect::<Vec<_>>(), vec!["1", "2"]);
-    }
-}
-
 // =============================================================================================
 // ADMIN (operator CLI): open checks, doctor, workers, bulk counts, export/import, backup.
 // Used by `crate::admin`; appended here so that every SQL statement stays in this module.
@@ -1711,4 +1695,20 @@ pub(crate) fn admin_backup(src: &Connection, dest: &str, progress: &mut dyn FnMu
     // The copy is a standalone Knocker file: same schema version, WAL like every Knocker file.
     out.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_headers_join_and_repeated_query_keys_become_arrays() {
+        let h: Pairs = [("X-A", "1"), ("X-A", "2"), ("B", "3")].into_iter().collect();
+        assert_eq!(headers_to_json(&h), r#"{"B":"3","X-A":"1, 2"}"#);
+        let q: Pairs = [("k", "1"), ("k", "2"), ("z", "3")].into_iter().collect();
+        let json = query_to_json(&q);
+        assert_eq!(json, r#"{"k":["1","2"],"z":"3"}"#);
+        let back = pairs_from_json(&json);
+        assert_eq!(back.get_all("k").collect::<Vec<_>>(), vec!["1", "2"]);
+    }
 }
