@@ -15,7 +15,9 @@ help:
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup)"; exit 1; }
 
-test: setup test-rust
+include bindings-node/Makefile.inc
+
+test: setup test-rust test-node
 
 test-rust:
 	$(CARGO) test --workspace --all-targets

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Python benchmark of Knocker's published shapes; prints one JSON object.
+
+Runs against whichever ``knocker`` module is importable, so the same script measures this
+binding and the prior art (PyPI ``knockerlite``, whose module is also ``knocker``); see
+``compare_prior_art.py``. Shapes:
+
+- ``ingest_seq``: N trusted ingests, one call each (``ingest(endpoint=, body=)``);
+- ``drain_worker``: N events drained by one ``run_worker`` with a no-op handler;
+- ``receive_generic_hmac`` / ``receive_stripe``: N verified receives (signature checked);
+- ``list_events_50``: ``list_events(limit=50)`` on a file with M events (median latency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+import knocker
+
+SECRET = "whsec_bench_secret_0123456789"
+
+
+def _open(path: str):
+    return knocker.open(path)
+
+
+def _close(app) -> None:
+    close = getattr(app, "close", None)  # knockerlite 0.1.0 has no close()
+    if close is not None:
+        close()
+
+
+def _impl() -> str:
+    return "knocker (this repo)" if hasattr(knocker, "sqlite_sharing") else "knockerlite (prior art)"
+
+
+def bench_ingest(d: str, n: int) -> dict:
+    app = _open(os.path.join(d, "ingest.db"))
+    app.add_endpoint(name="bench", path="/bench")
+    body = b'{"id": "evt_%d", "type": "bench.event"}'
+    t0 = time.perf_counter()
+    for i in range(n):
+        app.ingest(endpoint="bench", body=body % i, provider_event_id="evt_%d" % i)
+    dt = time.perf_counter() - t0
+    _close(app)
+    return {"n": n, "seconds": round(dt, 4), "per_s": round(n / dt, 1)}
+
+
+def bench_drain(d: str, n: int) -> dict:
+    app = _open(os.path.join(d, "drain.db"))
+    app.add_endpoint(name="bench", path="/bench")
+    for i in range(n):
+        app.ingest(endpoint="bench", body=b"{}", provider_event_id="e%d" % i)
+    count = [0]
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def noop(event, tx):
+            count[0] += 1
+            if count[0] >= n:
+                loop.call_soon_threadsafe(stop.set)
+
+        app.add_handler(endpoint="bench", handler=noop)
+        t0 = time.perf_counter()
+        await app.run_worker(stop_event=stop)
+        return time.perf_counter() - t0
+
+    dt = asyncio.run(main())
+    _close(app)
+    return {"n": n, "handled": count[0], "seconds": round(dt, 4), "per_s": round(n / dt, 1)}
+
+
+def _stripe_header(body: bytes, t: int) -> str:
+    sig = hmac.new(SECRET.encode(), b"%d." % t + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={sig}"
+
+
+def bench_receive(d: str, n: int, kind: str) -> dict:
+    app = _open(os.path.join(d, f"receive-{kind}.db"))
+    if kind == "stripe":
+        app.add_endpoint(name="bench", path="/bench", provider="stripe", secrets=[SECRET])
+    else:
+        app.add_endpoint(
+            name="bench",
+            path="/bench",
+            verification={"kind": "hmac-sha256", "header": "X-Signature", "secrets": [SECRET]},
+        )
+    reqs = []
+    now = int(time.time())
+    for i in range(n):
+        body = json.dumps({"id": f"evt_{i}", "type": "invoice.paid", "data": {"object": {"amount": i}}}).encode()
+        if kind == "stripe":
+            headers = {"Stripe-Signature": _stripe_header(body, now)}
+        else:
+            headers = {"X-Signature": "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()}
+        reqs.append((body, headers))
+    t0 = time.perf_counter()
+    ok = 0
+    for body, headers in reqs:
+        r = app.receive(endpoint="bench", body=body, headers=headers)
+        ok += r.status_code == 204
+    dt = time.perf_counter() - t0
+    _close(app)
+    return {"n": n, "accepted": ok, "seconds": round(dt, 4), "per_s": round(n / dt, 1)}
+
+
+def bench_list(d: str, m: int, calls: int) -> dict:
+    app = _open(os.path.join(d, "list.db"))
+    app.add_endpoint(name="bench", path="/bench")
+    for i in range(m):
+        app.ingest(endpoint="bench", body=b'{"n": %d}' % i, provider_event_id="e%d" % i)
+    app.list_events(limit=50)
+    lat = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        evs = app.list_events(limit=50)
+        lat.append(time.perf_counter() - t0)
+    assert len(evs) == 50
+    _close(app)
+    lat.sort()
+    return {
+        "events": m,
+        "calls": calls,
+        "median_ms": round(statistics.median(lat) * 1000, 3),
+        "p95_ms": round(lat[int(len(lat) * 0.95) - 1] * 1000, 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=5000, help="ingests, drained events and receives")
+    ap.add_argument("--list-events", type=int, default=50_000, help="events in the list_events file")
+    ap.add_argument("--list-calls", type=int, default=200)
+    ap.add_argument("--out", help="also write the JSON here")
+    a = ap.parse_args()
+    has_stripe = False
+    try:
+        probe = _open(os.path.join(tempfile.mkdtemp(), "probe.db"))
+        probe.add_endpoint(name="probe", path="/probe", provider="stripe", secrets=[SECRET])
+        has_stripe = True
+        _close(probe)
+    except Exception:
+        pass
+    with tempfile.TemporaryDirectory() as d:
+        res = {
+            "implementation": _impl(),
+            "python": platform.python_version(),
+            "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+            "ingest_seq": bench_ingest(d, a.n),
+            "drain_worker": bench_drain(d, a.n),
+            "receive_generic_hmac": bench_receive(d, a.n, "hmac"),
+            "receive_stripe": bench_receive(d, a.n, "stripe") if has_stripe else None,
+            "list_events_50": bench_list(d, a.list_events, a.list_calls),
+        }
+    text = json.dumps(res, indent=2)
+    print(text)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
