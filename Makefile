@@ -26,8 +26,18 @@ test-rust:
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
+KNOCKER_CLI = $(CARGO) run -q -p knocker --bin knocker -- --db demo.sqlite
+
 demo: setup
 	$(CARGO) run -q -p knocker --example demo -- demo.sqlite
+	@echo; echo "== operator CLI on demo.sqlite: the 3 AM recovery flow"
+	@echo '$$ knocker stats'; $(KNOCKER_CLI) stats
+	@echo; echo '$$ knocker events list --status dead'; $(KNOCKER_CLI) events list --status dead
+	@echo; echo '$$ knocker requeue --status dead --dry-run'; $(KNOCKER_CLI) requeue --status dead --dry-run
+	@echo; echo '$$ knocker requeue --status dead --yes --actor demo:oncall'; $(KNOCKER_CLI) requeue --status dead --yes --actor demo:oncall
+	@echo; echo '$$ knocker audits list --kind operator'; $(KNOCKER_CLI) audits list --kind operator
+	@echo; echo '$$ knocker doctor'; $(KNOCKER_CLI) doctor
+	@echo; echo "demo ok: the requeued event is claimable again; the app's workers run it on their next poll"
 
 bench: setup
 	$(CARGO) run -q --release -p knocker-bench -- --out bench/results/rust.json

@@ -121,6 +121,16 @@ fn main() -> knocker::Result<()> {
     let orders: i64 = inbox.core().query("SELECT count(*) AS n FROM paid_orders", &[])?[0][0].1.clone().try_into_i64();
     println!("\n== final: {orders} business rows, by status {:?}, claimable {}", stats.by_status, stats.claimable);
     assert_eq!(orders, 3, "order-1, order-2 and the recovered order-3");
+
+    println!("\n== leave one for the operator: order-4 hits a regression and goes dead");
+    poison_fixed.store(false, Ordering::SeqCst);
+    let r = inbox.receive("shop", signed(br#"{"order":"order-4","poison":true}"#, "dlv-4"))?;
+    let order4 = r.event_id.expect("order-4 is a valid delivery");
+    wait_until(|| {
+        let _ = inbox.drain(None);
+        inbox.get_event(order4).map(|e| e.status == Status::Dead).unwrap_or(false)
+    });
+    println!("  event {order4} is dead; recover it with: knocker --db {path} requeue --status dead --yes");
     println!("\ndemo ok: inspect {path} with sqlite3, or run the operator CLI against it");
     Ok(())
 }

@@ -43,6 +43,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The `knocker` operator CLI (the `knocker` binary); not a stable library API.
+#[doc(hidden)]
+pub mod cli;
+
 pub use knocker_core::{
     provider, AuditFilter, Attempt, Claim, Delivery, DeliveryFilter, EndpointConfig as Endpoint, Error, Event,
     EventFilter, HandlerError, IngestResult, Outcome, Pairs, PruneAudit, PruneDeliveriesResult, PruneEvents,

@@ -23,6 +23,9 @@ pub enum Error {
     /// The file was written by a newer Knocker.
     #[error("database schema version {found} is newer than this Knocker supports ({supported}); upgrade the knocker package")]
     SchemaTooNew { found: i64, supported: i64 },
+    /// `Knocker::open_existing` on a path where no file exists (it never creates one).
+    #[error("no database file at {0:?} (opening an existing Knocker file never creates one)")]
+    DatabaseMissing(String),
     /// The file has tables named like Knocker's but not Knocker's layout.
     #[error("not a Knocker database: {0}")]
     NotKnocker(String),
@@ -51,6 +54,7 @@ impl Error {
             Error::VerificationNotConfigured(_) => "verification_not_configured",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::NotKnocker(_) => "not_knocker_database",
+            Error::DatabaseMissing(_) => "database_missing",
             Error::Busy(_) => "busy",
             Error::Closed => "closed",
             Error::Storage(_) => "storage",

@@ -816,11 +816,7 @@ impl Knocker {
     /// `limit` events.
     pub fn bulk(&self, action: BulkAction, filter: &EventFilter, dry_run: bool) -> Result<BulkResult> {
         check_limit(filter.limit)?;
-        let (allowed, allowed_text): (&[Status], &'static str) = match action {
-            BulkAction::Ignore => (&[Status::Received, Status::Failed, Status::Dead], "received, failed, dead"),
-            BulkAction::Replay => (&[Status::Handled, Status::Failed, Status::Dead, Status::Ignored], "handled, failed, dead, ignored"),
-            BulkAction::Requeue => (&[Status::Failed, Status::Dead, Status::Ignored], "failed, dead, ignored"),
-        };
+        let (allowed, allowed_text) = action.allowed_from();
         if let Some(s) = &filter.status {
             let st = Status::parse(s).ok_or_else(|| Error::invalid(format!("unknown status {s:?}")))?;
             if !allowed.contains(&st) {

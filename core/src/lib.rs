@@ -7,6 +7,7 @@
 //! actions and retention. The bindings (`knocker` for Rust, `knocker` on PyPI and npm) only
 //! convert types and map errors. See `DESIGN.md` for the contract.
 
+pub mod admin;
 pub mod error;
 pub mod knocker;
 pub mod model;
@@ -16,6 +17,7 @@ pub mod providers;
 pub mod storage;
 pub mod worker;
 
+pub use crate::admin::*;
 pub use crate::error::{Error, Result};
 pub use crate::knocker::{Knocker, Receipt, TrustedOutcome};
 pub use crate::model::*;

@@ -1203,6 +1203,507 @@ pub(crate) fn try_lease(tx: &Connection, name: &str, owner: &str, now_ms: i64, t
     Ok(n == 1)
 }
 
+// =============================================================================================
+// ADMIN (operator CLI): open checks, doctor, workers, bulk counts, export/import, backup.
+// Used by `crate::admin`; appended here so that every SQL statement stays in this module.
+// =============================================================================================
+
+use crate::admin::{ExportDelivery, ExportEndpoint, ExportEvent, ExportFilter, LeaseInfo, WorkerActivity};
+
+/// Checks, without creating or changing anything, that `path` is an existing Knocker file this
+/// build can open. Returns its schema version.
+pub(crate) fn probe_existing(path: &str) -> Result<i64> {
+    use rusqlite::OpenFlags;
+    let p = std::path::Path::new(path);
+    if path.is_empty() || path == ":memory:" || !p.exists() {
+        return Err(Error::DatabaseMissing(path.to_string()));
+    }
+    if p.is_dir() {
+        return Err(Error::NotKnocker(format!("{path:?} is a directory, not a SQLite file")));
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| Error::NotKnocker(format!("cannot open {path:?} as SQLite: {e}")))?;
+    let version: i64 = match conn.query_row("PRAGMA user_version", [], |r| r.get(0)) {
+        Ok(v) => v,
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::NotADatabase => {
+            return Err(Error::NotKnocker(format!("{path:?} is not a SQLite database")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if version > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+    }
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'
+            AND name IN ('knocker_endpoints', 'knocker_events', 'knocker_deliveries', 'knocker_attempts')",
+        [],
+        |r| r.get(0),
+    )?;
+    if version == 0 || tables < 4 {
+        return Err(Error::NotKnocker(format!(
+            "{path:?} is a SQLite file without the Knocker schema (user_version {version}, {tables} of 4 knocker_* tables)"
+        )));
+    }
+    Ok(version)
+}
+
+/// A pragma's value as text (`journal_mode`, `synchronous`, `busy_timeout`, `user_version`, ...).
+pub(crate) fn admin_pragma(conn: &Connection, name: &str) -> Result<String> {
+    let v: rusqlite::types::Value = conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?;
+    Ok(match v {
+        rusqlite::types::Value::Integer(n) => n.to_string(),
+        rusqlite::types::Value::Text(s) => s,
+        rusqlite::types::Value::Real(f) => f.to_string(),
+        _ => String::new(),
+    })
+}
+
+/// `PRAGMA quick_check` lines (`["ok"]` when healthy).
+pub(crate) fn admin_quick_check(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare("PRAGMA quick_check")?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(crate) fn admin_foreign_key_violations(conn: &Connection) -> Result<i64> {
+    let mut st = conn.prepare("PRAGMA foreign_key_check")?;
+    let mut rows = st.query([])?;
+    let mut n = 0;
+    while rows.next()?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
+
+pub(crate) fn admin_count_expired_leases(conn: &Connection, now_ms: i64) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM knocker_events WHERE status = 'processing' AND lease_expires_at_ms < ?1",
+        [now_ms],
+        |r| r.get(0),
+    )?)
+}
+
+pub(crate) fn admin_count_events_without_delivery(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM knocker_events e
+          WHERE NOT EXISTS (SELECT 1 FROM knocker_deliveries d WHERE d.event_id = e.id)",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// `(name, provider)` of endpoints whose stored policy requires verification.
+pub(crate) fn admin_endpoints_requiring_verification(conn: &Connection) -> Result<Vec<(String, Option<String>)>> {
+    let mut st =
+        conn.prepare("SELECT name, provider FROM knocker_endpoints WHERE verification_required = 1 ORDER BY name")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Attempts finished since `since_ms`, grouped by worker id (operator `ignore` rows have none).
+pub(crate) fn admin_worker_activity(conn: &Connection, since_ms: i64) -> Result<Vec<WorkerActivity>> {
+    let mut st = conn.prepare(
+        "SELECT worker_id, count(*), sum(outcome = 'handled'), sum(outcome = 'failed'), sum(outcome = 'dead'),
+                sum(outcome = 'lost'), sum(outcome = 'ignored'), min(started_at_ms), max(finished_at_ms),
+                avg(duration_ms)
+           FROM knocker_attempts WHERE finished_at_ms >= ?1
+          GROUP BY worker_id ORDER BY max(finished_at_ms) DESC",
+    )?;
+    let rows = st
+        .query_map([since_ms], |r| {
+            Ok(WorkerActivity {
+                worker_id: r.get(0)?,
+                attempts: r.get(1)?,
+                handled: r.get(2)?,
+                failed: r.get(3)?,
+                dead: r.get(4)?,
+                lost: r.get(5)?,
+                ignored: r.get(6)?,
+                first_started_at_ms: r.get(7)?,
+                last_finished_at_ms: r.get(8)?,
+                avg_duration_ms: r.get::<_, Option<f64>>(9)?.unwrap_or(0.0),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Every `processing` event with its lease, soonest-expiring first.
+pub(crate) fn admin_leases(conn: &Connection, now_ms: i64) -> Result<Vec<LeaseInfo>> {
+    let mut st = conn.prepare(
+        "SELECT e.id, p.name, e.lease_owner, e.attempt_count, e.max_attempts, e.lease_expires_at_ms, e.updated_at_ms
+           FROM knocker_events e JOIN knocker_endpoints p ON p.id = e.endpoint_id
+          WHERE e.status = 'processing' ORDER BY e.lease_expires_at_ms, e.id",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            let expires: Option<i64> = r.get(5)?;
+            Ok(LeaseInfo {
+                event_id: r.get(0)?,
+                endpoint: r.get(1)?,
+                lease_owner: r.get(2)?,
+                attempt_count: r.get(3)?,
+                max_attempts: r.get(4)?,
+                lease_expires_at_ms: expires,
+                claimed_at_ms: r.get(6)?,
+                expired: expires.is_some_and(|t| t < now_ms),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// How many events a bulk action with this filter (ignoring `limit`) would select now.
+pub(crate) fn admin_count_for_bulk(conn: &Connection, f: &EventFilter, allowed: &[Status]) -> Result<i64> {
+    use rusqlite::types::Value as V;
+    let mut args: Vec<V> = Vec::new();
+    let statuses: Vec<&str> = match &f.status {
+        Some(s) => vec![s.as_str()],
+        None => allowed.iter().map(|s| s.as_str()).collect(),
+    };
+    let mut ph = Vec::new();
+    for s in statuses {
+        args.push(V::Text(s.to_string()));
+        ph.push(format!("?{}", args.len()));
+    }
+    let mut clauses = vec![format!("e.status IN ({})", ph.join(", "))];
+    if let Some(name) = &f.endpoint {
+        args.push(V::Text(name.clone()));
+        clauses.push(format!("e.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = ?{})", args.len()));
+    }
+    if let Some(t) = &f.event_type {
+        args.push(V::Text(t.clone()));
+        clauses.push(format!("e.event_type = ?{}", args.len()));
+    }
+    if let Some(s) = f.since {
+        args.push(V::Integer(s));
+        clauses.push(format!("e.received_at >= ?{}", args.len()));
+    }
+    if let Some(u) = f.until {
+        args.push(V::Integer(u));
+        clauses.push(format!("e.received_at < ?{}", args.len()));
+    }
+    let sql = format!("SELECT count(*) FROM knocker_events e WHERE {}", clauses.join(" AND "));
+    Ok(conn.query_row(&sql, rusqlite::params_from_iter(args), |r| r.get(0))?)
+}
+
+fn export_where(f: &ExportFilter, alias: &str, args: &mut Vec<rusqlite::types::Value>) -> Vec<String> {
+    use rusqlite::types::Value as V;
+    let mut clauses = Vec::new();
+    if let Some(s) = f.since {
+        args.push(V::Integer(s));
+        clauses.push(format!("{alias}.received_at >= ?{}", args.len()));
+    }
+    if let Some(u) = f.until {
+        args.push(V::Integer(u));
+        clauses.push(format!("{alias}.received_at < ?{}", args.len()));
+    }
+    if let Some(name) = &f.endpoint {
+        args.push(V::Text(name.clone()));
+        clauses.push(format!("{alias}.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = ?{})", args.len()));
+    }
+    clauses
+}
+
+/// `(events, orphan deliveries)` an export with this filter writes.
+pub(crate) fn admin_count_export(conn: &Connection, f: &ExportFilter) -> Result<(i64, i64)> {
+    let mut args = Vec::new();
+    let mut clauses = export_where(f, "e", &mut args);
+    clauses.push("1 = 1".into());
+    let events: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM knocker_events e WHERE {}", clauses.join(" AND ")),
+        rusqlite::params_from_iter(args),
+        |r| r.get(0),
+    )?;
+    let mut args = Vec::new();
+    let mut clauses = export_where(f, "d", &mut args);
+    clauses.push("d.event_id IS NULL".into());
+    let orphans: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM knocker_deliveries d WHERE {}", clauses.join(" AND ")),
+        rusqlite::params_from_iter(args),
+        |r| r.get(0),
+    )?;
+    Ok((events, orphans))
+}
+
+pub(crate) fn admin_export_endpoints(conn: &Connection) -> Result<Vec<ExportEndpoint>> {
+    Ok(list_endpoints(conn)?
+        .into_iter()
+        .map(|e| ExportEndpoint {
+            name: e.name,
+            path: e.path,
+            provider: e.provider,
+            enabled: e.enabled,
+            verification_required: e.verification_required,
+            max_body_bytes: e.max_body_bytes,
+            max_attempts: e.max_attempts,
+            backoff_base_s: e.backoff_base_s,
+            backoff_max_s: e.backoff_max_s,
+            body_hash_dedupe: e.body_hash_dedupe,
+        })
+        .collect())
+}
+
+/// A page of events (id order, after `after_id`), without their deliveries.
+pub(crate) fn admin_export_events_page(conn: &Connection, f: &ExportFilter, after_id: i64, limit: i64) -> Result<Vec<ExportEvent>> {
+    use rusqlite::types::Value as V;
+    let mut args = Vec::new();
+    let mut clauses = export_where(f, "e", &mut args);
+    args.push(V::Integer(after_id));
+    clauses.push(format!("e.id > ?{}", args.len()));
+    args.push(V::Integer(limit));
+    let sql = format!(
+        "SELECT e.id, p.name, e.received_at, e.provider_event_id, e.provider_delivery_id, e.event_type, e.dedupe_key,
+                e.status, e.attempt_count, e.max_attempts, e.run_at_ms, e.handled_at, e.last_error
+           FROM knocker_events e JOIN knocker_endpoints p ON p.id = e.endpoint_id
+          WHERE {} ORDER BY e.id LIMIT ?{}",
+        clauses.join(" AND "),
+        args.len()
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(ExportEvent {
+                source_id: r.get(0)?,
+                endpoint: r.get(1)?,
+                received_at: r.get(2)?,
+                provider_event_id: r.get(3)?,
+                provider_delivery_id: r.get(4)?,
+                event_type: r.get(5)?,
+                dedupe_key: r.get(6)?,
+                status: r.get(7)?,
+                attempt_count: r.get(8)?,
+                max_attempts: r.get(9)?,
+                run_at_ms: r.get(10)?,
+                handled_at: r.get(11)?,
+                last_error: r.get(12)?,
+                deliveries: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+const EXPORT_DELIVERY_COLS: &str = "d.id, p.name, d.received_at, d.provider_event_id, d.provider_delivery_id, d.event_type,
+        d.dedupe_key, d.method, d.url, d.headers_json, d.query_json, d.body_blob, d.body_size, d.signature_valid,
+        d.signature_error, d.error_code, d.secret_index, d.status_code";
+
+fn export_delivery_from_row(r: &Row<'_>) -> rusqlite::Result<ExportDelivery> {
+    use base64::Engine as _;
+    let headers: String = r.get(9)?;
+    let query: String = r.get(10)?;
+    let body: Vec<u8> = r.get(11)?;
+    Ok(ExportDelivery {
+        source_id: r.get(0)?,
+        endpoint: r.get(1)?,
+        received_at: r.get(2)?,
+        provider_event_id: r.get(3)?,
+        provider_delivery_id: r.get(4)?,
+        event_type: r.get(5)?,
+        dedupe_key: r.get(6)?,
+        method: r.get(7)?,
+        url: r.get(8)?,
+        headers: serde_json::from_str(&headers).unwrap_or(Value::Object(Map::new())),
+        query: serde_json::from_str(&query).unwrap_or(Value::Object(Map::new())),
+        body_b64: base64::engine::general_purpose::STANDARD.encode(body),
+        body_size: r.get(12)?,
+        signature_valid: r.get(13)?,
+        signature_error: r.get(14)?,
+        error_code: r.get(15)?,
+        secret_index: r.get(16)?,
+        status_code: r.get(17)?,
+    })
+}
+
+pub(crate) fn admin_export_deliveries_of(conn: &Connection, event_id: i64) -> Result<Vec<ExportDelivery>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {EXPORT_DELIVERY_COLS} FROM knocker_deliveries d JOIN knocker_endpoints p ON p.id = d.endpoint_id
+          WHERE d.event_id = ?1 ORDER BY d.id"
+    ))?;
+    let rows = st.query_map([event_id], export_delivery_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(crate) fn admin_export_orphans_page(conn: &Connection, f: &ExportFilter, after_id: i64, limit: i64) -> Result<Vec<ExportDelivery>> {
+    use rusqlite::types::Value as V;
+    let mut args = Vec::new();
+    let mut clauses = export_where(f, "d", &mut args);
+    clauses.push("d.event_id IS NULL".into());
+    args.push(V::Integer(after_id));
+    clauses.push(format!("d.id > ?{}", args.len()));
+    args.push(V::Integer(limit));
+    let sql = format!(
+        "SELECT {EXPORT_DELIVERY_COLS} FROM knocker_deliveries d JOIN knocker_endpoints p ON p.id = d.endpoint_id
+          WHERE {} ORDER BY d.id LIMIT ?{}",
+        clauses.join(" AND "),
+        args.len()
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(rusqlite::params_from_iter(args), export_delivery_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Inserts an endpoint definition from an export (the caller checked the name is free).
+pub(crate) fn admin_insert_endpoint(conn: &Connection, e: &ExportEndpoint, now_s: i64) -> Result<i64> {
+    let taken: Option<String> = conn
+        .query_row("SELECT name FROM knocker_endpoints WHERE path = ?1", [&e.path], |r| r.get(0))
+        .optional()?;
+    if let Some(other) = taken {
+        return Err(Error::invalid(format!(
+            "cannot import endpoint {:?}: its path {:?} is already used by endpoint {other:?}",
+            e.name, e.path
+        )));
+    }
+    conn.execute(
+        "INSERT INTO knocker_endpoints (name, path, provider, enabled, verification_required, max_body_bytes,
+             max_attempts, backoff_base_s, backoff_max_s, body_hash_dedupe, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+        params![
+            e.name,
+            e.path,
+            e.provider,
+            e.enabled,
+            e.verification_required,
+            e.max_body_bytes,
+            e.max_attempts,
+            e.backoff_base_s,
+            e.backoff_max_s,
+            e.body_hash_dedupe,
+            now_s
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The event an imported record is already stored as: by dedupe key when it has one, else by
+/// the identity of its first delivery (received_at, headers, body).
+pub(crate) fn admin_find_imported_event(
+    conn: &Connection,
+    endpoint_id: i64,
+    dedupe_key: Option<&str>,
+    first_received_at: i64,
+    first_headers_json: &str,
+    first_body: &[u8],
+) -> Result<Option<i64>> {
+    Ok(match dedupe_key {
+        Some(key) => conn
+            .prepare_cached("SELECT id FROM knocker_events WHERE endpoint_id = ?1 AND dedupe_key = ?2")?
+            .query_row(params![endpoint_id, key], |r| r.get(0))
+            .optional()?,
+        None => conn
+            .prepare_cached(
+                "SELECT e.id FROM knocker_events e
+                  WHERE e.endpoint_id = ?1 AND e.dedupe_key IS NULL AND EXISTS (
+                        SELECT 1 FROM knocker_deliveries d WHERE d.event_id = e.id AND d.received_at = ?2
+                           AND d.headers_json = ?3 AND d.body_blob = ?4)
+                  LIMIT 1",
+            )?
+            .query_row(params![endpoint_id, first_received_at, first_headers_json, first_body], |r| r.get(0))
+            .optional()?,
+    })
+}
+
+pub(crate) fn admin_insert_imported_event(conn: &Connection, endpoint_id: i64, e: &ExportEvent, status: Status, now_ms: i64) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO knocker_events (endpoint_id, received_at, provider_event_id, provider_delivery_id, event_type,
+             dedupe_key, status, attempt_count, max_attempts, run_at_ms, handled_at, last_error, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        endpoint_id,
+        e.received_at,
+        e.provider_event_id,
+        e.provider_delivery_id,
+        e.event_type,
+        e.dedupe_key,
+        status.as_str(),
+        e.attempt_count,
+        e.max_attempts,
+        e.run_at_ms,
+        e.handled_at,
+        e.last_error,
+        now_ms
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub(crate) fn admin_insert_imported_delivery(
+    conn: &Connection,
+    endpoint_id: i64,
+    event_id: Option<i64>,
+    d: &ExportDelivery,
+    headers_json: &str,
+    query_json: &str,
+    body: &[u8],
+) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO knocker_deliveries (endpoint_id, event_id, received_at, provider_event_id, provider_delivery_id,
+             event_type, dedupe_key, method, url, headers_json, query_json, body_blob, body_size, signature_valid,
+             signature_error, error_code, secret_index, status_code)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )?
+    .execute(params![
+        endpoint_id,
+        event_id,
+        d.received_at,
+        d.provider_event_id,
+        d.provider_delivery_id,
+        d.event_type,
+        d.dedupe_key,
+        d.method,
+        d.url,
+        headers_json,
+        query_json,
+        body,
+        d.body_size,
+        d.signature_valid,
+        d.signature_error,
+        d.error_code,
+        d.secret_index,
+        d.status_code
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub(crate) fn admin_find_imported_orphan(
+    conn: &Connection,
+    endpoint_id: i64,
+    received_at: i64,
+    headers_json: &str,
+    body: &[u8],
+) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM knocker_deliveries WHERE event_id IS NULL AND endpoint_id = ?1 AND received_at = ?2
+                AND headers_json = ?3 AND body_blob = ?4 LIMIT 1",
+        )?
+        .query_row(params![endpoint_id, received_at, headers_json, body], |r| r.get(0))
+        .optional()?)
+}
+
+/// Copies the database behind `src` into a new file at `dest` with SQLite's online backup API,
+/// `pages_per_step` pages at a time; `progress(remaining, total)` after each step.
+pub(crate) fn admin_backup(src: &Connection, dest: &str, progress: &mut dyn FnMut(i64, i64)) -> Result<()> {
+    use rusqlite::backup::{Backup, StepResult};
+    let mut out = Connection::open(dest)?;
+    {
+        let backup = Backup::new(src, &mut out)?;
+        loop {
+            let step = backup.step(256)?;
+            let p = backup.progress();
+            progress(p.remaining as i64, p.pagecount as i64);
+            match step {
+                StepResult::Done => break,
+                StepResult::More => {}
+                _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+    }
+    // The copy is a standalone Knocker file: same schema version, WAL like every Knocker file.
+    out.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
