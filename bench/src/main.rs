@@ -79,7 +79,7 @@ fn bare_limit(dir: &tempfile::TempDir, n: usize) -> (Value, f64) {
     let path = temp_path(dir, "bare.sqlite");
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;
+        "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;
          PRAGMA wal_autocheckpoint=4000; CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
     )
     .unwrap();

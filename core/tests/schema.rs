@@ -144,3 +144,16 @@ fn a_version_1_file_migrates_forward_and_keeps_its_rows() {
     assert_eq!(v, SCHEMA_VERSION);
     assert!(k.list_operator_audits(&OperatorAuditFilter::default()).unwrap().is_empty());
 }
+
+#[test]
+fn new_files_get_small_pages_and_existing_files_keep_theirs() {
+    let f = fixture();
+    let ps: i64 = f.raw().query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(ps, knocker_core::storage::NEW_FILE_PAGE_SIZE as i64);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.sqlite").to_string_lossy().into_owned();
+    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA page_size=4096; CREATE TABLE users (id INTEGER PRIMARY KEY)").unwrap();
+    Knocker::open(&path).unwrap();
+    let ps: i64 = rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(ps, 4096);
+}
