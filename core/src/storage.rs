@@ -199,12 +199,18 @@ pub(crate) fn open_connection(path: &str, s: ConnSettings) -> Result<Connection>
          PRAGMA synchronous={};
          PRAGMA temp_store=MEMORY;
          PRAGMA cache_size=-16000;
-         PRAGMA wal_autocheckpoint=4000;
+         PRAGMA wal_autocheckpoint=0;
          PRAGMA journal_size_limit=67108864;",
         if s.synchronous_full { "FULL" } else { "NORMAL" }
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// One PASSIVE checkpoint: copies committed WAL frames into the database file without blocking
+/// writers or readers. Returns (frames in the WAL, frames checkpointed).
+pub(crate) fn checkpoint_passive(conn: &Connection) -> Result<(i64, i64)> {
+    Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))?)
 }
 
 /// Applies forward-only migrations; refuses a newer schema.
