@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def blocks(path: Path) -> list[Block]:
         while i < len(lines) and not lines[i].strip().startswith(fence):
             body.append(lines[i])
             i += 1
-        out.append(Block(path, start, info, "\n".join(body) + "\n"))
+        out.append(Block(path, start, info, textwrap.dedent("\n".join(body)) + "\n"))
         i += 1
     return out
 
@@ -178,6 +179,8 @@ def main(argv: list[str]) -> int:
                 print(f"FAIL {b.where} ({b.kind}, {dt:.1f}s)\n{out.rstrip()}\n", file=sys.stderr)
     shutil.rmtree(fixture.parent, ignore_errors=True)
     count = {k: sum(1 for b in bs if b.kind == k and not b.ignored) for k in ("python", "js", "rust")}
+    if only:
+        count.update({k: sum(1 for b in runnable if b.kind == k) for k in ("python", "js")})
     ignored = [b for b in bs if b.kind and b.ignored]
     print(
         f"snippets: {count['python']} python and {count['js']} javascript executed"
