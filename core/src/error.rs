@@ -38,6 +38,11 @@ pub enum Error {
     /// Any other SQLite error.
     #[error("storage error: {0}")]
     Storage(rusqlite::Error),
+    /// Another SQLite library in this process deleted or replaced the WAL file while this call
+    /// committed: the commit may be lost, so it must not be acknowledged. Connections were
+    /// reopened; retrying is safe.
+    #[error("the SQLite WAL file was deleted by another SQLite library in this process (for example better-sqlite3 closing the same file); this commit may be lost, so answer 5xx and let the sender retry. Keep app SQL on Knocker's connection (handler tx, execute_batch) or in another file")]
+    WalReplaced,
     /// A handler's lease was taken over by another worker; nothing it did was committed.
     #[error("lease lost for event {0}: another worker reclaimed it; its transition was not committed")]
     LeaseLost(i64),
@@ -59,6 +64,7 @@ impl Error {
             Error::Closed => "closed",
             Error::Storage(_) => "storage",
             Error::LeaseLost(_) => "lease_lost",
+            Error::WalReplaced => "wal_replaced",
         }
     }
 

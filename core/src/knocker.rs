@@ -10,6 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use tracing::{debug_span, info_span, warn};
 
+
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::options::*;
@@ -71,11 +72,15 @@ pub(crate) struct Pool {
     settings: ConnSettings,
     idle: Mutex<Vec<Connection>>,
     max_idle: usize,
+    /// Bumped when every connection must be reopened (see [`WalGuard`]); connections of an
+    /// older generation are dropped instead of returning to the pool.
+    generation: AtomicU64,
 }
 
 pub(crate) struct Pooled<'a> {
     pool: &'a Pool,
     conn: Option<Connection>,
+    generation: u64,
 }
 
 impl std::ops::Deref for Pooled<'_> {
@@ -93,7 +98,7 @@ impl Drop for Pooled<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.conn.take() {
             // A connection left inside a transaction (a panic mid-way) is not reused.
-            if !c.is_autocommit() {
+            if !c.is_autocommit() || self.generation != self.pool.generation.load(Ordering::SeqCst) {
                 return;
             }
             let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,18 +111,75 @@ impl Drop for Pooled<'_> {
 
 impl Pool {
     fn new(path: &str, settings: ConnSettings, max_idle: usize) -> Self {
-        Pool { path: path.to_string(), settings, idle: Mutex::new(Vec::new()), max_idle }
+        Pool { path: path.to_string(), settings, idle: Mutex::new(Vec::new()), max_idle, generation: AtomicU64::new(0) }
     }
     pub(crate) fn get(&self) -> Result<Pooled<'_>> {
+        let generation = self.generation.load(Ordering::SeqCst);
         let existing = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match existing {
             Some(c) => c,
             None => storage::open_connection(&self.path, self.settings)?,
         };
-        Ok(Pooled { pool: self, conn: Some(conn) })
+        Ok(Pooled { pool: self, conn: Some(conn), generation })
     }
     fn clear(&self) {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+    /// Drops every idle connection and retires the ones in use.
+    fn retire_all(&self) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        idle.clear();
+    }
+}
+
+/// Detects the "two SQLite libraries in one process" hazard (DESIGN.md "One SQLite per
+/// process"): when another copy of SQLite in this process (better-sqlite3, a bundled driver)
+/// closes its last connection to our file, it believes it is alone (POSIX locks are per
+/// process), checkpoints and deletes `-wal` and `-shm`. Our connections would then commit into
+/// an unlinked file and lose those commits at the next crash. Every write checks the WAL file's
+/// identity before it begins (reopening every connection when it changed) and after it commits
+/// (failing the call, so that no 2xx is given for a commit that may be lost).
+pub(crate) struct WalGuard {
+    wal_path: Option<String>,
+    identity: Mutex<Option<(u64, u64)>>,
+}
+
+impl WalGuard {
+    fn new(db_path: &str) -> Self {
+        let wal_path = (db_path != ":memory:" && !db_path.is_empty() && !db_path.starts_with("file:"))
+            .then(|| format!("{db_path}-wal"));
+        let g = WalGuard { wal_path, identity: Mutex::new(None) };
+        g.changed();
+        g
+    }
+
+    fn current(&self) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.wal_path.as_ref()?;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    /// Whether the WAL file is no longer the one our connections use. Records the identity the
+    /// first time the file is seen.
+    fn changed(&self) -> bool {
+        if self.wal_path.is_none() {
+            return false;
+        }
+        let now = self.current();
+        let mut known = self.identity.lock().unwrap_or_else(|e| e.into_inner());
+        match (*known, now) {
+            (None, n) => {
+                *known = n;
+                false
+            }
+            (Some(k), Some(n)) if k == n => false,
+            _ => true,
+        }
+    }
+
+    fn forget(&self) {
+        *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 
@@ -155,6 +217,10 @@ pub(crate) struct Inner {
     pub custom_providers: RwLock<HashMap<String, Arc<dyn Provider>>>,
     pub handlers: RwLock<HashMap<(String, Option<String>), Arc<dyn Handler>>>,
     pub notify: Notify,
+    pub wal_guard: WalGuard,
+    /// Stored endpoint rows as last read inside a write transaction: the pre-checks of
+    /// `receive` (body limit, whether verification is required) read them without a query.
+    pub endpoint_rows: RwLock<HashMap<String, EndpointRow>>,
     pub worker_registry: WorkerRegistry,
     pub closed: AtomicBool,
     pub token_counter: AtomicU64,
@@ -218,6 +284,8 @@ impl Knocker {
             custom_providers: RwLock::new(HashMap::new()),
             handlers: RwLock::new(HashMap::new()),
             notify: Notify::default(),
+            wal_guard: WalGuard::new(path),
+            endpoint_rows: RwLock::new(HashMap::new()),
             worker_registry: WorkerRegistry::default(),
             closed: AtomicBool::new(false),
             token_counter: AtomicU64::new(0),
@@ -273,15 +341,53 @@ impl Knocker {
         self.inner.options.clock.now_ms()
     }
 
+    /// The writer connection, checked against the WAL hazard before a write begins.
     pub(crate) fn writer(&self) -> Result<MutexGuard<'_, Option<Connection>>> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        let guard = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
             return Err(Error::Closed);
         }
+        if self.inner.wal_guard.changed() {
+            self.reopen_connections(&mut guard)?;
+        }
         Ok(guard)
+    }
+
+    /// Reopens every connection after the WAL file was replaced under us.
+    fn reopen_connections(&self, writer: &mut Option<Connection>) -> Result<()> {
+        warn!(path = %self.inner.path, "the WAL file was deleted or replaced by another SQLite library in this process; reopening Knocker's connections");
+        let settings = ConnSettings {
+            busy_timeout_ms: self.inner.options.busy_timeout_ms,
+            synchronous_full: self.inner.options.synchronous == Synchronous::Full,
+        };
+        *writer = None;
+        self.inner.readers.retire_all();
+        self.inner.workers.retire_all();
+        *writer = Some(storage::open_connection(&self.inner.path, settings)?);
+        self.inner.wal_guard.forget();
+        self.inner.wal_guard.changed();
+        Ok(())
+    }
+
+    /// After a commit: fails when the commit may have gone into a WAL file that another SQLite
+    /// library in this process deleted meanwhile (the caller must not acknowledge it).
+    pub(crate) fn check_committed(&self, writer: Option<&mut Option<Connection>>) -> Result<()> {
+        if !self.inner.wal_guard.changed() {
+            return Ok(());
+        }
+        match writer {
+            Some(w) => self.reopen_connections(w)?,
+            None => {
+                let mut guard = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+                if guard.is_some() {
+                    self.reopen_connections(&mut guard)?;
+                }
+            }
+        }
+        Err(Error::WalReplaced)
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits on Ok.
@@ -291,6 +397,7 @@ impl Knocker {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;
+        self.check_committed(Some(&mut guard))?;
         Ok(value)
     }
 
@@ -421,7 +528,9 @@ impl Knocker {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             storage::upsert_endpoint(&tx, &row, now_s)?;
             tx.commit()?;
+            self.check_committed(Some(&mut guard))?;
         }
+        self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).remove(&config.name);
         self.inner
             .endpoints
             .write()
@@ -480,7 +589,12 @@ impl Knocker {
         }
         let now_ms = self.now_ms();
         // The stored row is the policy every process agrees on; read it without the write lock.
-        let Some(row) = self.read(|c| storage::endpoint_by_name(c, endpoint))? else {
+        let cached = self.inner.endpoint_rows.read().unwrap_or_else(|e| e.into_inner()).get(endpoint).cloned();
+        let row = match cached {
+            Some(r) => Some(r),
+            None => self.read(|c| storage::endpoint_by_name(c, endpoint))?,
+        };
+        let Some(row) = row else {
             return Ok(IngestResult {
                 delivery_id: None,
                 event_id: None,
@@ -622,6 +736,7 @@ impl Knocker {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Re-read inside the write lock: the endpoint may have been disabled or removed.
             let Some(current) = storage::endpoint_by_name(&tx, endpoint)? else {
+                self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).remove(endpoint);
                 return Ok(IngestResult {
                     delivery_id: None,
                     event_id: None,
@@ -632,6 +747,20 @@ impl Knocker {
                     error_code: Some("unknown_endpoint".into()),
                 });
             };
+            // The pre-checks used a cached row; the stored policy decides. A policy that turned
+            // stricter since (verification now required, a smaller body limit) is applied here.
+            if current != row {
+                self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).insert(endpoint.to_string(), current.clone());
+                let verified_here = trusted.is_some() || signature_valid.is_some();
+                let now_oversize = receipt.body.len() > current.max_body_bytes as usize;
+                if (current.verification_required && !verified_here && !now_oversize) || now_oversize != oversize {
+                    drop(tx);
+                    drop(guard);
+                    return self.receive_inner(endpoint, receipt, runtime, trusted);
+                }
+            } else if !self.inner.endpoint_rows.read().unwrap_or_else(|e| e.into_inner()).contains_key(endpoint) {
+                self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).insert(endpoint.to_string(), current.clone());
+            }
             let disabled = !current.enabled;
             let (status_code, accepted, error_code, signature_error) = if disabled {
                 (404u16, false, Some("endpoint_disabled".to_string()), Some("endpoint disabled".to_string()))
@@ -662,6 +791,7 @@ impl Knocker {
             };
             let stored = storage::store_receipt(&tx, &r)?;
             tx.commit()?;
+            self.check_committed(Some(&mut guard))?;
             (stored, status_code, error_code)
         };
         let (stored, status_code, error_code) = stored;

@@ -353,7 +353,10 @@ impl Knocker {
                     });
                     match settled {
                         Ok(true) => match tx.commit() {
-                            Ok(()) => return Ok(Outcome::Handled),
+                            Ok(()) => {
+                                self.check_committed(None)?;
+                                return Ok(Outcome::Handled);
+                            }
                             Err(e) if !immediate && is_busy_snapshot(&e) => continue,
                             Err(e) => return Err(e.into()),
                         },

@@ -161,3 +161,52 @@ fn committed_ingress_survives_a_fresh_process_and_is_processable() {
     k.drain(None).unwrap();
     assert_eq!(seen.lock().unwrap().as_deref(), Some("delivery-committed"));
 }
+
+#[test]
+#[ignore = "child process of a_wal_deleted_by_another_sqlite_library_loses_no_acknowledged_receipt"]
+fn child_wal_deleted_midway() {
+    let Ok(path) = std::env::var("KNOCKER_CRASH_DB") else { return };
+    let k = Knocker::open(&path).unwrap();
+    let ingest = |i: usize| {
+        let r = Receipt { dedupe_key: Some(format!("key-{i}")), ..Receipt::new(b"{}") };
+        k.ingest("p", &r, TrustedOutcome::valid()).unwrap();
+        println!("ACK key-{i}");
+    };
+    for i in 0..5 {
+        ingest(i);
+    }
+    // What another SQLite copy in this process does when it closes its last connection to the
+    // file: checkpoint, then delete -wal and -shm (it cannot see our connections' locks).
+    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    std::fs::remove_file(format!("{path}-wal")).unwrap();
+    let _ = std::fs::remove_file(format!("{path}-shm"));
+    for i in 5..10 {
+        ingest(i);
+    }
+    println!("DONE");
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_wal_deleted_by_another_sqlite_library_loses_no_acknowledged_receipt() {
+    let (_dir, path) = db_path();
+    let mut c = child("child_wal_deleted_midway", &path);
+    let mut acked = Vec::new();
+    for line in BufReader::new(c.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some((_, key)) = line.split_once("ACK ") {
+            acked.push(key.to_string());
+        }
+        if line.ends_with("DONE") {
+            break;
+        }
+    }
+    c.kill().unwrap(); // crash before any clean close could checkpoint a ghost WAL
+    c.wait().unwrap();
+    assert_eq!(acked.len(), 10);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for key in &acked {
+        let n: i64 = conn.query_row("SELECT count(*) FROM knocker_events WHERE dedupe_key = ?1", [key], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1, "acknowledged {key} lost with the deleted WAL");
+    }
+}
