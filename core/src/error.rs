@@ -43,6 +43,9 @@ pub enum Error {
     /// reopened; retrying is safe.
     #[error("the SQLite WAL file was deleted by another SQLite library in this process (for example better-sqlite3 closing the same file); this commit may be lost, so answer 5xx and let the sender retry. Keep app SQL on Knocker's connection (handler tx, execute_batch) or in another file")]
     WalReplaced,
+    /// The group commit that held this receipt failed; nothing of it was stored.
+    #[error("storage error: the commit holding this receipt failed ({0}); nothing was stored, retry")]
+    CommitFailed(String),
     /// A handler's lease was taken over by another worker; nothing it did was committed.
     #[error("lease lost for event {0}: another worker reclaimed it; its transition was not committed")]
     LeaseLost(i64),
@@ -65,6 +68,7 @@ impl Error {
             Error::Storage(_) => "storage",
             Error::LeaseLost(_) => "lease_lost",
             Error::WalReplaced => "wal_replaced",
+            Error::CommitFailed(_) => "storage",
         }
     }
 

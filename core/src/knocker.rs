@@ -16,7 +16,7 @@ use crate::model::*;
 use crate::options::*;
 use crate::provider::{codes, Metadata, Pairs, Provider, ProviderInfo, Rejection, Request, Verification, VerifyContext};
 use crate::providers;
-use crate::storage::{self, ConnSettings, EndpointRow, ReceiptRow};
+use crate::storage::{self, ConnSettings, EndpointRow};
 use crate::worker::{Handler, WorkerRegistry};
 
 /// One inbound request handed to `receive` or `ingest`, plus the caller's metadata overrides.
@@ -221,6 +221,8 @@ pub(crate) struct Inner {
     /// Stored endpoint rows as last read inside a write transaction: the pre-checks of
     /// `receive` (body limit, whether verification is required) read them without a query.
     pub endpoint_rows: RwLock<HashMap<String, EndpointRow>>,
+    /// Receipts waiting for the next group commit (see `ingress.rs`).
+    pub ingest_queue: Mutex<Vec<Arc<crate::ingress::PendingReceipt>>>,
     pub worker_registry: WorkerRegistry,
     pub closed: AtomicBool,
     pub token_counter: AtomicU64,
@@ -286,12 +288,15 @@ impl Knocker {
             notify: Notify::default(),
             wal_guard: WalGuard::new(path),
             endpoint_rows: RwLock::new(HashMap::new()),
+            ingest_queue: Mutex::new(Vec::new()),
             worker_registry: WorkerRegistry::default(),
             closed: AtomicBool::new(false),
             token_counter: AtomicU64::new(0),
             handle_id: random_hex(6),
         };
-        Ok(Knocker { inner: Arc::new(inner), actor: Arc::from(DEFAULT_ACTOR) })
+        let inner = Arc::new(inner);
+        spawn_checkpointer(&inner, settings);
+        Ok(Knocker { inner, actor: Arc::from(DEFAULT_ACTOR) })
     }
 
     /// A clone of this handle whose operator actions are audited as done by `actor` (a person,
@@ -730,13 +735,34 @@ impl Knocker {
         let body: &[u8] = if oversize { &[] } else { receipt.body };
 
         let _store = debug_span!("knocker.store").entered();
-        let stored = {
-            let mut guard = self.writer()?;
-            let conn = guard.as_mut().ok_or(Error::Closed)?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // Re-read inside the write lock: the endpoint may have been disabled or removed.
-            let Some(current) = storage::endpoint_by_name(&tx, endpoint)? else {
-                self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).remove(endpoint);
+        let pending = Arc::new(crate::ingress::PendingReceipt {
+            endpoint: endpoint.to_string(),
+            precheck_row: row,
+            verified_here: trusted.is_some() || signature_valid.is_some(),
+            oversize,
+            body_len: receipt.body.len(),
+            received_at: now_ms.div_euclid(1000),
+            now_ms,
+            provider_event_id: meta.event_id,
+            provider_delivery_id: meta.delivery_id,
+            event_type: meta.event_type,
+            dedupe_key,
+            method: receipt.method.to_string(),
+            url: receipt.url.map(str::to_string),
+            headers_json,
+            query_json,
+            body: body.to_vec(),
+            signature_valid,
+            signature_error,
+            error_code,
+            secret_index,
+            status_code,
+            accepted,
+            outcome: Mutex::new(None),
+        });
+        let (stored, status_code, error_code) = match self.commit_receipt(&pending)? {
+            crate::ingress::Committed::Stored { stored, status_code, error_code } => (stored, status_code, error_code),
+            crate::ingress::Committed::UnknownEndpoint => {
                 return Ok(IngestResult {
                     delivery_id: None,
                     event_id: None,
@@ -745,59 +771,12 @@ impl Knocker {
                     response_body: None,
                     response_content_type: None,
                     error_code: Some("unknown_endpoint".into()),
-                });
-            };
-            // The pre-checks used a cached row; the stored policy decides. A policy that turned
-            // stricter since (verification now required, a smaller body limit) is applied here.
-            if current != row {
-                self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).insert(endpoint.to_string(), current.clone());
-                let verified_here = trusted.is_some() || signature_valid.is_some();
-                let now_oversize = receipt.body.len() > current.max_body_bytes as usize;
-                if (current.verification_required && !verified_here && !now_oversize) || now_oversize != oversize {
-                    drop(tx);
-                    drop(guard);
-                    return self.receive_inner(endpoint, receipt, runtime, trusted);
-                }
-            } else if !self.inner.endpoint_rows.read().unwrap_or_else(|e| e.into_inner()).contains_key(endpoint) {
-                self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).insert(endpoint.to_string(), current.clone());
+                })
             }
-            let disabled = !current.enabled;
-            let (status_code, accepted, error_code, signature_error) = if disabled {
-                (404u16, false, Some("endpoint_disabled".to_string()), Some("endpoint disabled".to_string()))
-            } else {
-                (status_code, accepted, error_code, signature_error)
-            };
-            let r = ReceiptRow {
-                endpoint_id: current.id,
-                received_at: now_ms.div_euclid(1000),
-                now_ms,
-                provider_event_id: meta.event_id.as_deref(),
-                provider_delivery_id: meta.delivery_id.as_deref(),
-                event_type: meta.event_type.as_deref(),
-                dedupe_key: dedupe_key.as_deref(),
-                method: receipt.method,
-                url: receipt.url,
-                headers_json: &headers_json,
-                query_json: &query_json,
-                body,
-                body_size: receipt.body.len() as i64,
-                signature_valid,
-                signature_error: signature_error.as_deref(),
-                error_code: error_code.as_deref(),
-                secret_index,
-                status_code,
-                accepted,
-                max_attempts: current.max_attempts,
-            };
-            let stored = storage::store_receipt(&tx, &r)?;
-            tx.commit()?;
-            self.check_committed(Some(&mut guard))?;
-            (stored, status_code, error_code)
+            // The stored policy turned stricter since the pre-checks (verification now required,
+            // another body limit): decide again with the fresh row.
+            crate::ingress::Committed::PolicyChanged => return self.receive_inner(endpoint, receipt, runtime, trusted),
         };
-        let (stored, status_code, error_code) = stored;
-        if stored.event_id.is_some() && !stored.duplicate {
-            self.inner.notify.bump();
-        }
         let handshake = verification.handshake.filter(|_| status_code != 404);
         Ok(IngestResult {
             delivery_id: Some(stored.delivery_id),
@@ -1144,6 +1123,36 @@ fn action_name(past: &str) -> &'static str {
         "replayed" => "replay",
         _ => "requeue",
     }
+}
+
+/// How often the background checkpointer runs a PASSIVE checkpoint.
+pub const CHECKPOINT_INTERVAL_MS: u64 = 100;
+
+/// WAL checkpoints run on a background thread, never inside a receipt's commit: Knocker's
+/// connections set `wal_autocheckpoint=0`, and this thread copies committed frames into the
+/// database file with PASSIVE checkpoints (which block neither writers nor readers). Once every
+/// frame is copied SQLite restarts the WAL from the start, and `journal_size_limit` truncates it,
+/// so the file stays bounded. The thread ends when the handle is closed or dropped.
+fn spawn_checkpointer(inner: &Arc<Inner>, settings: ConnSettings) {
+    if inner.path == ":memory:" || inner.path.is_empty() {
+        return;
+    }
+    let weak = Arc::downgrade(inner);
+    let path = inner.path.clone();
+    let _ = std::thread::Builder::new().name("knocker-checkpoint".into()).spawn(move || {
+        let Ok(conn) = storage::open_connection(&path, settings) else { return };
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(CHECKPOINT_INTERVAL_MS));
+            let Some(inner) = weak.upgrade() else { return };
+            if inner.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            let _span = tracing::trace_span!("knocker.checkpoint").entered();
+            if let Err(e) = storage::checkpoint_passive(&conn) {
+                tracing::debug!("background checkpoint: {e}");
+            }
+        }
+    });
 }
 
 fn call_key_fn(f: &KeyFn, request: &Request<'_>) -> Option<String> {

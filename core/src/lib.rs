@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod error;
+mod ingress;
 pub mod knocker;
 pub mod model;
 pub mod options;

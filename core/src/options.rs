@@ -20,6 +20,12 @@ pub const BACKOFF_BASE_S_DEFAULT: f64 = 15.0;
 pub const BACKOFF_MAX_S_DEFAULT: f64 = 6.0 * 3600.0;
 /// Events claimed per claim transaction.
 pub const CLAIM_BATCH_DEFAULT: u32 = 16;
+/// Handlers run per worker transaction (each in its own SAVEPOINT, one commit per batch).
+/// 1 means one commit per event.
+pub const HANDLER_BATCH_DEFAULT: u32 = 16;
+/// A handler batch stops taking more events once it has run this long, bounding how long its
+/// write lock can hold ingress back and how long a finished handler waits for its commit.
+pub const HANDLER_BATCH_MAX_MS_DEFAULT: u64 = 5;
 /// How often an idle worker checks for work written by other processes.
 pub const IDLE_POLL_MS_DEFAULT: u64 = 100;
 /// Largest body stored; bigger receipts are answered 413 and stored without their body.
@@ -114,6 +120,10 @@ pub struct Options {
     /// Defaults for endpoints that do not set their own.
     pub retry: RetryPolicy,
     pub claim_batch: u32,
+    /// Handlers per worker transaction (1: one commit per event).
+    pub handler_batch: u32,
+    /// Time after which a handler batch stops taking more events.
+    pub handler_batch_max_ms: u64,
     pub max_readers: usize,
     pub max_body_bytes: usize,
     pub idle_poll_ms: u64,
@@ -128,6 +138,8 @@ impl std::fmt::Debug for Options {
             .field("visibility_timeout_s", &self.visibility_timeout_s)
             .field("retry", &self.retry)
             .field("claim_batch", &self.claim_batch)
+            .field("handler_batch", &self.handler_batch)
+            .field("handler_batch_max_ms", &self.handler_batch_max_ms)
             .field("max_readers", &self.max_readers)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("idle_poll_ms", &self.idle_poll_ms)
@@ -143,6 +155,8 @@ impl Default for Options {
             visibility_timeout_s: VISIBILITY_TIMEOUT_S_DEFAULT,
             retry: RetryPolicy::default(),
             claim_batch: CLAIM_BATCH_DEFAULT,
+            handler_batch: HANDLER_BATCH_DEFAULT,
+            handler_batch_max_ms: HANDLER_BATCH_MAX_MS_DEFAULT,
             max_readers: MAX_READERS_DEFAULT,
             max_body_bytes: MAX_BODY_BYTES_DEFAULT,
             idle_poll_ms: IDLE_POLL_MS_DEFAULT,
@@ -159,6 +173,9 @@ impl Options {
         }
         if self.claim_batch == 0 || self.claim_batch > 1000 {
             return Err(Error::invalid("claim_batch must be between 1 and 1000"));
+        }
+        if self.handler_batch == 0 || self.handler_batch > 1000 {
+            return Err(Error::invalid("handler_batch must be between 1 and 1000 (1: one commit per event)"));
         }
         if self.max_readers == 0 {
             return Err(Error::invalid("max_readers must be at least 1"));

@@ -253,33 +253,192 @@ impl Knocker {
     /// Like [`Knocker::process`] with an explicit handler instead of the registry's (bindings
     /// whose handlers live on their side use this after [`Knocker::resolve_handler_key`]).
     pub fn process_with(&self, claim: &Claim, worker_id: &str, handler: Option<Arc<dyn Handler>>) -> Result<Outcome> {
+        let mut outcomes = self.process_batch(std::slice::from_ref(claim), worker_id, handler, &|| false)?;
+        Ok(outcomes.pop().unwrap_or(Outcome::Skipped))
+    }
+
+    /// Runs the handlers of several claims in ONE transaction, each in its own SAVEPOINT: a
+    /// failing handler rolls back only its own writes, its retry/dead bookkeeping is recorded in
+    /// the same transaction, and the batch commits once. Stops early (committing what ran) when
+    /// the batch has taken `handler_batch_max_ms`, or when `stop()` turns true; returns the
+    /// outcomes of the claims it processed, a prefix of `claims` — the caller releases or
+    /// processes the rest.
+    pub fn process_batch(
+        &self,
+        claims: &[Claim],
+        worker_id: &str,
+        explicit: Option<Arc<dyn Handler>>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Vec<Outcome>> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The events as their handlers see them, read before the handler transaction begins so
+        // that the transaction takes no snapshot until a handler (or the bookkeeping) touches
+        // the database: ingest is not blocked by a handler that has not written yet.
+        let views: Vec<Option<(Event, std::result::Result<Event, String>)>> = self.read(|c| {
+            claims
+                .iter()
+                .map(|claim| match storage::load_claimed(c, claim)? {
+                    Some(event) => {
+                        let view = handler_view(c, &event)?;
+                        Ok(Some((event, view)))
+                    }
+                    None => Ok(None),
+                })
+                .collect()
+        })?;
+        let mut conn = self.inner.workers.get()?;
+        // DEFERRED first. If SQLite refuses the late lock upgrade because another writer
+        // committed after a handler's first read (SQLITE_BUSY_SNAPSHOT), the whole batch rolls
+        // back and runs once more under IMMEDIATE: handlers are at-least-once, their `tx` writes
+        // exactly-once.
+        for immediate in [false, true] {
+            let behavior =
+                if immediate { rusqlite::TransactionBehavior::Immediate } else { rusqlite::TransactionBehavior::Deferred };
+            let tx = conn.transaction_with_behavior(behavior)?;
+            let batch_started = std::time::Instant::now();
+            let max = Duration::from_millis(self.inner.options.handler_batch_max_ms);
+            let mut outcomes: Vec<Outcome> = Vec::with_capacity(claims.len());
+            let mut retry_batch = false;
+            for (claim, view) in claims.iter().zip(&views) {
+                if !outcomes.is_empty() && (batch_started.elapsed() >= max || stop()) {
+                    break;
+                }
+                match self.run_one(&tx, claim, view, worker_id, &explicit, immediate) {
+                    Ok(o) => outcomes.push(o),
+                    Err(Error::Busy(_)) if !immediate => {
+                        retry_batch = true;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if retry_batch {
+                continue;
+            }
+            match tx.commit() {
+                Ok(()) => {}
+                Err(e) if !immediate && is_busy_snapshot(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            self.check_committed(None)?;
+            let mut retried = false;
+            for o in &outcomes {
+                self.inner.worker_registry.update(worker_id, |s| match o {
+                    Outcome::Handled => s.processed += 1,
+                    Outcome::Failed { .. } | Outcome::Dead { .. } => s.failed += 1,
+                    Outcome::Skipped => {}
+                });
+                retried |= matches!(o, Outcome::Failed { .. });
+            }
+            if retried {
+                self.inner.notify.bump();
+            }
+            return Ok(outcomes);
+        }
+        unreachable!("the IMMEDIATE pass always returns")
+    }
+
+    /// One claim inside the batch transaction. `Err(Busy)` asks the caller to retry the batch.
+    fn run_one(
+        &self,
+        tx: &Connection,
+        claim: &Claim,
+        view: &Option<(Event, std::result::Result<Event, String>)>,
+        worker_id: &str,
+        explicit: &Option<Arc<dyn Handler>>,
+        immediate: bool,
+    ) -> Result<Outcome> {
         let span = info_span!("knocker.handle", event_id = claim.event_id, attempt = claim.attempt_no, worker_id = %worker_id, outcome = tracing::field::Empty);
         let _e = span.enter();
-        self.inner.worker_registry.update(worker_id, |s| s.current_event_id = Some(claim.event_id));
-        let result = self.process_inner(claim, worker_id, handler);
-        self.inner.worker_registry.update(worker_id, |s| {
-            s.current_event_id = None;
-            match &result {
-                Ok(Outcome::Handled) => s.processed += 1,
-                Ok(Outcome::Failed { .. }) | Ok(Outcome::Dead { .. }) => s.failed += 1,
-                _ => {}
+        let started = self.now_ms();
+        let Some((event, view)) = view else { return Ok(Outcome::Skipped) };
+        let view = match view {
+            Ok(v) => v,
+            Err(reason) => {
+                let o = self.settle_failure_in(tx, claim, worker_id, started, event, HandlerError::Discard(reason.clone()))?;
+                return Ok(o);
             }
-        });
-        if let Ok(o) = &result {
-            span.record(
-                "outcome",
-                match o {
-                    Outcome::Handled => "handled",
-                    Outcome::Failed { .. } => "failed",
-                    Outcome::Dead { .. } => "dead",
-                    Outcome::Skipped => "skipped",
-                },
-            );
+        };
+        let handler = explicit.clone().or_else(|| self.lookup_handler(&view.endpoint, view.event_type.as_deref()));
+        let Some(handler) = handler else {
+            let err = format!("no handler registered for endpoint={:?} event_type={:?}", view.endpoint, view.event_type);
+            return self.settle_failure_in(tx, claim, worker_id, started, event, HandlerError::Discard(err));
+        };
+        self.inner.worker_registry.update(worker_id, |s| s.current_event_id = Some(claim.event_id));
+        tx.execute_batch("SAVEPOINT knocker_handler")?;
+        let htx = HandlerTx { conn: tx, busy: std::cell::Cell::new(false) };
+        let result = match catch_unwind(AssertUnwindSafe(|| handler.handle(view, &htx))) {
+            Ok(r) => r,
+            Err(panic) => Err(HandlerError::Failed(format!("handler panicked: {}", panic_message(&panic)))),
+        };
+        self.inner.worker_registry.update(worker_id, |s| s.current_event_id = None);
+        if htx.busy.get() && result.is_err() && !immediate {
+            return Err(Error::Busy("handler hit a stale snapshot".into()));
         }
-        result
+        let outcome = match result {
+            Ok(()) => {
+                let now = self.now_ms();
+                if storage::settle(tx, claim, now, &Settle::Handled)? {
+                    storage::insert_attempt(tx, claim.event_id, claim.attempt_no, Some(worker_id), event.replay_delivery_id, started, now, "handled", None)?;
+                    tx.execute_batch("RELEASE knocker_handler")?;
+                    Outcome::Handled
+                } else {
+                    // The lease was taken over while the handler ran: nothing it wrote stays.
+                    warn!(event_id = claim.event_id, "lease lost before commit; handler writes rolled back");
+                    tx.execute_batch("ROLLBACK TO knocker_handler; RELEASE knocker_handler")?;
+                    Outcome::Skipped
+                }
+            }
+            Err(herr) => {
+                tx.execute_batch("ROLLBACK TO knocker_handler; RELEASE knocker_handler")?;
+                self.settle_failure_in(tx, claim, worker_id, started, event, herr)?
+            }
+        };
+        span.record(
+            "outcome",
+            match &outcome {
+                Outcome::Handled => "handled",
+                Outcome::Failed { .. } => "failed",
+                Outcome::Dead { .. } => "dead",
+                Outcome::Skipped => "skipped",
+            },
+        );
+        Ok(outcome)
+    }
+
+    /// Retry/dead bookkeeping of a failed attempt, inside the caller's transaction.
+    fn settle_failure_in(&self, tx: &Connection, claim: &Claim, worker_id: &str, started: i64, event: &Event, herr: HandlerError) -> Result<Outcome> {
+        let now = self.now_ms();
+        let error = herr.message().to_string();
+        let policy = self.retry_policy_for(tx, claim.endpoint_id, claim.max_attempts)?;
+        let exhausted = claim.attempt_no >= claim.max_attempts;
+        let (settle, outcome) = match &herr {
+            HandlerError::Discard(_) => (Settle::Dead { error: &error }, Outcome::Dead { error: error.clone() }),
+            _ if exhausted => (Settle::Dead { error: &error }, Outcome::Dead { error: error.clone() }),
+            HandlerError::RetryAfter { after_s, .. } => {
+                let at = now + (after_s.max(0.0) * 1000.0) as i64;
+                (Settle::Retry { run_at_ms: at, error: &error }, Outcome::Failed { error: error.clone(), run_at_ms: at })
+            }
+            HandlerError::Failed(_) => {
+                let jitter: f64 = rand::random();
+                let at = now + (policy.delay_s(claim.attempt_no as u32, jitter) * 1000.0) as i64;
+                (Settle::Retry { run_at_ms: at, error: &error }, Outcome::Failed { error: error.clone(), run_at_ms: at })
+            }
+        };
+        if !storage::settle(tx, claim, now, &settle)? {
+            return Ok(Outcome::Skipped);
+        }
+        let kind = match outcome {
+            Outcome::Dead { .. } => "dead",
+            _ => "failed",
+        };
+        storage::insert_attempt(tx, claim.event_id, claim.attempt_no, Some(worker_id), event.replay_delivery_id, started, now, kind, Some(&error))?;
+        Ok(outcome)
     }
 
     /// The handler key the registry would use for this event: `(endpoint, Some(type))` when a
@@ -302,115 +461,6 @@ impl Knocker {
             Some(r) => RetryPolicy { max_attempts: max_attempts as u32, backoff_base_s: r.backoff_base_s, backoff_max_s: r.backoff_max_s },
             None => RetryPolicy { max_attempts: max_attempts as u32, ..self.inner.options.retry },
         })
-    }
-
-    fn process_inner(&self, claim: &Claim, worker_id: &str, explicit: Option<Arc<dyn Handler>>) -> Result<Outcome> {
-        let started = self.now_ms();
-        let mut conn = self.inner.workers.get()?;
-        // First try DEFERRED, so that a handler that has not written yet does not hold the write
-        // lock against ingress. If SQLite refuses the late lock upgrade (another writer committed
-        // after our snapshot began), roll back and run the handler once more under IMMEDIATE.
-        for immediate in [false, true] {
-            let behavior =
-                if immediate { rusqlite::TransactionBehavior::Immediate } else { rusqlite::TransactionBehavior::Deferred };
-            let tx = conn.transaction_with_behavior(behavior)?;
-            let event = match storage::load_claimed(&tx, claim) {
-                Ok(Some(e)) => e,
-                Ok(None) => return Ok(Outcome::Skipped),
-                Err(Error::Busy(_)) if !immediate => continue,
-                Err(e) => return Err(e),
-            };
-            let view = match handler_view(&tx, &event)? {
-                Ok(v) => v,
-                Err(err) => {
-                    drop(tx);
-                    return self.settle_failure(claim, worker_id, started, &event, HandlerError::Discard(err));
-                }
-            };
-            let handler = explicit.clone().or_else(|| self.lookup_handler(&view.endpoint, view.event_type.as_deref()));
-            let Some(handler) = handler else {
-                drop(tx);
-                let err = format!(
-                    "no handler registered for endpoint={:?} event_type={:?}",
-                    view.endpoint, view.event_type
-                );
-                return self.settle_failure(claim, worker_id, started, &event, HandlerError::Discard(err));
-            };
-            let htx = HandlerTx { conn: &tx, busy: std::cell::Cell::new(false) };
-            let result = match catch_unwind(AssertUnwindSafe(|| handler.handle(&view, &htx))) {
-                Ok(r) => r,
-                Err(panic) => Err(HandlerError::Failed(format!("handler panicked: {}", panic_message(&panic)))),
-            };
-            let hit_busy = htx.busy.get();
-            match result {
-                Ok(()) => {
-                    let now = self.now_ms();
-                    let settled = storage::settle(&tx, claim, now, &Settle::Handled).and_then(|ok| {
-                        if ok {
-                            storage::insert_attempt(&tx, claim.event_id, claim.attempt_no, Some(worker_id), event.replay_delivery_id, started, now, "handled", None)?;
-                        }
-                        Ok(ok)
-                    });
-                    match settled {
-                        Ok(true) => match tx.commit() {
-                            Ok(()) => {
-                                self.check_committed(None)?;
-                                return Ok(Outcome::Handled);
-                            }
-                            Err(e) if !immediate && is_busy_snapshot(&e) => continue,
-                            Err(e) => return Err(e.into()),
-                        },
-                        Ok(false) => {
-                            warn!(event_id = claim.event_id, "lease lost before commit; handler writes rolled back");
-                            return Ok(Outcome::Skipped);
-                        }
-                        Err(Error::Busy(_)) if !immediate => continue,
-                        Err(e) => return Err(e),
-                    }
-                }
-                Err(_) if hit_busy && !immediate => continue,
-                Err(herr) => {
-                    drop(tx); // roll back the handler's writes first
-                    return self.settle_failure(claim, worker_id, started, &event, herr);
-                }
-            }
-        }
-        unreachable!("the IMMEDIATE pass always returns")
-    }
-
-    fn settle_failure(&self, claim: &Claim, worker_id: &str, started: i64, event: &Event, herr: HandlerError) -> Result<Outcome> {
-        let now = self.now_ms();
-        let error = herr.message().to_string();
-        let outcome = self.write(|tx| {
-            let policy = self.retry_policy_for(tx, claim.endpoint_id, claim.max_attempts)?;
-            let exhausted = claim.attempt_no >= claim.max_attempts;
-            let (settle, outcome) = match &herr {
-                HandlerError::Discard(_) => (Settle::Dead { error: &error }, Outcome::Dead { error: error.clone() }),
-                _ if exhausted => (Settle::Dead { error: &error }, Outcome::Dead { error: error.clone() }),
-                HandlerError::RetryAfter { after_s, .. } => {
-                    let at = now + (after_s.max(0.0) * 1000.0) as i64;
-                    (Settle::Retry { run_at_ms: at, error: &error }, Outcome::Failed { error: error.clone(), run_at_ms: at })
-                }
-                HandlerError::Failed(_) => {
-                    let jitter: f64 = rand::random();
-                    let at = now + (policy.delay_s(claim.attempt_no as u32, jitter) * 1000.0) as i64;
-                    (Settle::Retry { run_at_ms: at, error: &error }, Outcome::Failed { error: error.clone(), run_at_ms: at })
-                }
-            };
-            if !storage::settle(tx, claim, now, &settle)? {
-                return Ok(Outcome::Skipped);
-            }
-            let kind = match outcome {
-                Outcome::Dead { .. } => "dead",
-                _ => "failed",
-            };
-            storage::insert_attempt(tx, claim.event_id, claim.attempt_no, Some(worker_id), event.replay_delivery_id, started, now, kind, Some(&error))?;
-            Ok(outcome)
-        })?;
-        if matches!(outcome, Outcome::Failed { .. }) {
-            self.inner.notify.bump();
-        }
-        Ok(outcome)
     }
 
     /// For handlers that cannot run inside the handler transaction (async handlers in Node or
@@ -445,8 +495,11 @@ impl Knocker {
                 Ok(if ok { Outcome::Handled } else { Outcome::Skipped })
             }
             Err(herr) => {
-                let o = self.settle_failure(claim, worker_id, started_ms, &event, herr)?;
+                let o = self.write(|tx| self.settle_failure_in(tx, claim, worker_id, started_ms, &event, herr))?;
                 self.inner.worker_registry.update(worker_id, |s| if !matches!(o, Outcome::Skipped) { s.failed += 1 });
+                if matches!(o, Outcome::Failed { .. }) {
+                    self.inner.notify.bump();
+                }
                 Ok(o)
             }
         }
@@ -468,12 +521,16 @@ impl Knocker {
             if claims.is_empty() {
                 break;
             }
-            for (i, c) in claims.iter().enumerate() {
-                match self.process(c, &worker_id) {
-                    Ok(Outcome::Skipped) => {}
-                    Ok(_) => done += 1,
+            let mut rest: &[Claim] = &claims;
+            while !rest.is_empty() {
+                let take = rest.len().min(self.inner.options.handler_batch.max(1) as usize);
+                match self.process_batch(&rest[..take], &worker_id, None, &|| false) {
+                    Ok(outcomes) => {
+                        done += outcomes.iter().filter(|o| !matches!(o, Outcome::Skipped)).count();
+                        rest = &rest[outcomes.len().max(1).min(rest.len())..];
+                    }
                     Err(e) => {
-                        let _ = self.release(&claims[i + 1..]);
+                        let _ = self.release(rest);
                         return Err(e);
                     }
                 }
@@ -545,18 +602,23 @@ impl Knocker {
                 self.wait_for_work(generation, opts.idle_poll)?;
                 continue;
             }
-            for (i, c) in claims.iter().enumerate() {
+            let mut rest: &[Claim] = &claims;
+            while !rest.is_empty() {
                 if stop.is_set() || self.is_closed() {
                     if !self.is_closed() {
-                        self.release(&claims[i..])?;
+                        self.release(rest)?;
                     }
                     return Ok(());
                 }
-                if let Err(e) = self.process(c, worker_id) {
-                    if !self.is_closed() {
-                        let _ = self.release(&claims[i + 1..]);
+                let take = rest.len().min(self.inner.options.handler_batch.max(1) as usize);
+                match self.process_batch(&rest[..take], worker_id, None, &|| stop.is_set()) {
+                    Ok(outcomes) => rest = &rest[outcomes.len().max(1).min(rest.len())..],
+                    Err(e) => {
+                        if !self.is_closed() {
+                            let _ = self.release(rest);
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
                 }
             }
         }

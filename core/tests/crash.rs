@@ -210,3 +210,53 @@ fn a_wal_deleted_by_another_sqlite_library_loses_no_acknowledged_receipt() {
         assert_eq!(n, 1, "acknowledged {key} lost with the deleted WAL");
     }
 }
+
+#[test]
+#[ignore = "child process of sigkill_during_group_commits_keeps_every_acknowledged_receipt"]
+fn child_concurrent_ingest() {
+    let Ok(path) = std::env::var("KNOCKER_CRASH_DB") else { return };
+    let k = Knocker::open(&path).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let k = k.clone();
+            std::thread::spawn(move || {
+                let body = vec![b'y'; 512];
+                for i in 0.. {
+                    let r = Receipt { dedupe_key: Some(format!("t{t}-{i}")), ..Receipt::new(&body) };
+                    k.ingest("p", &r, TrustedOutcome::valid()).unwrap();
+                    println!("ACK t{t}-{i}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+#[test]
+fn sigkill_during_group_commits_keeps_every_acknowledged_receipt() {
+    let (_dir, path) = db_path();
+    let mut c = child("child_concurrent_ingest", &path);
+    let mut acked = Vec::new();
+    let mut lines = BufReader::new(c.stdout.take().unwrap()).lines();
+    while acked.len() < 2000 {
+        let line = lines.next().expect("child output").unwrap();
+        if let Some((_, key)) = line.split_once("ACK ") {
+            acked.push(key.to_string());
+        }
+    }
+    c.kill().unwrap();
+    c.wait().unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(conn.query_row::<String, _, _>("PRAGMA integrity_check", [], |r| r.get(0)).unwrap(), "ok");
+    let mut st = conn.prepare("SELECT count(*) FROM knocker_events WHERE dedupe_key = ?1").unwrap();
+    for key in &acked {
+        assert_eq!(st.query_row([key], |r| r.get::<_, i64>(0)).unwrap(), 1, "acknowledged {key} missing");
+    }
+    // a batch is all or nothing: no event without its delivery, no delivery of an unlinked key
+    let torn: i64 = conn
+        .query_row("SELECT count(*) FROM knocker_events e WHERE NOT EXISTS (SELECT 1 FROM knocker_deliveries d WHERE d.event_id = e.id)", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(torn, 0);
+}

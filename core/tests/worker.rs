@@ -313,3 +313,57 @@ fn stop_finishes_the_in_flight_handler_and_releases_the_rest() {
     assert_eq!(st.by_status.get("received"), Some(&3), "unstarted claims released");
     assert_eq!(st.processing, 0);
 }
+
+#[test]
+fn a_batch_commits_once_and_a_failing_handler_rolls_back_only_its_own_writes() {
+    let f = fixture();
+    f.plain_endpoint("p");
+    business_table(&f);
+    let ids: Vec<i64> = (0..6).map(|i| f.ingest("p", format!("{i}").as_bytes(), None).event_id.unwrap()).collect();
+    f.k.handle("p", None, Arc::new(|e: &Event, tx: &HandlerTx<'_>| {
+        tx.execute("INSERT INTO orders (event_id, body) VALUES (?1, ?2)", &[SqlValue::Integer(e.id), SqlValue::Blob(e.body.clone())])?;
+        if e.body == b"3" {
+            return Err(HandlerError::Failed("bad order".into()));
+        }
+        Ok(())
+    }));
+    let claims = f.k.claim("w", 6).unwrap();
+    let outcomes = f.k.process_batch(&claims, "w", None, &|| false).unwrap();
+    assert_eq!(outcomes.len(), 6, "the manual clock does not advance, so the batch never hits its time bound");
+    assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Handled).count(), 5);
+    assert!(matches!(outcomes[3], Outcome::Failed { .. }));
+    assert_eq!(f.count("SELECT count(*) FROM orders"), 5, "the failing handler's write rolled back alone");
+    assert_eq!(f.count("SELECT count(*) FROM orders WHERE event_id = 4"), 0);
+    assert_eq!(f.k.get_event(ids[3]).unwrap().status, Status::Failed);
+    assert_eq!(attempts(&f, ids[3]), vec!["failed"]);
+    assert_eq!(attempts(&f, ids[0]), vec!["handled"]);
+}
+
+#[test]
+fn a_batch_stops_early_when_asked_and_leaves_the_rest_claimed() {
+    let f = fixture();
+    f.plain_endpoint("p");
+    for i in 0..4 {
+        f.ingest("p", format!("{i}").as_bytes(), None);
+    }
+    f.k.handle("p", None, Arc::new(|_: &Event, _: &HandlerTx<'_>| Ok(())));
+    let claims = f.k.claim("w", 4).unwrap();
+    let outcomes = f.k.process_batch(&claims, "w", None, &|| true).unwrap();
+    assert_eq!(outcomes, vec![Outcome::Handled], "one handler always runs, then the stop is honoured");
+    f.k.release(&claims[1..]).unwrap();
+    assert_eq!(f.k.stats().unwrap().by_status.get("received"), Some(&3));
+}
+
+#[test]
+fn one_commit_per_event_when_handler_batch_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.sqlite").to_string_lossy().into_owned();
+    let k = Knocker::open_with(&path, Options { handler_batch: 1, ..Options::default() }).unwrap();
+    k.add_endpoint(EndpointConfig::new("p", "/p")).unwrap();
+    for i in 0..3 {
+        k.ingest("p", &Receipt::new(format!("{i}").as_bytes()), TrustedOutcome::valid()).unwrap();
+    }
+    k.handle("p", None, Arc::new(|_: &Event, _: &HandlerTx<'_>| Ok(())));
+    assert_eq!(k.drain(None).unwrap(), 3);
+    assert_eq!(Knocker::open_with(&path, Options { handler_batch: 0, ..Options::default() }).unwrap_err().code(), "invalid_argument");
+}

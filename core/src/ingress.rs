@@ -1,0 +1,207 @@
+//! Group commit for ingress.
+//!
+//! Concurrent `receive`/`ingest` calls on one handle share write transactions: each caller
+//! queues its prepared receipt and then takes the writer lock. Whoever gets the lock first (the
+//! leader) stores every queued receipt in one transaction, each in its own SAVEPOINT so that a
+//! failing receipt rolls back alone, commits once, and hands each caller its outcome. A caller
+//! whose receipt a leader already committed finds its outcome when it gets the lock and returns
+//! at once. Every caller returns only after the commit that holds its receipt (invariant 1); a
+//! lone caller is its own leader and waits for nobody (no timers). Dedupe stays exact inside a
+//! batch: receipts are stored in order in one transaction, so a later one sees an earlier one.
+
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+use crate::knocker::Knocker;
+use crate::storage::{self, EndpointRow, ReceiptRow, Stored};
+
+/// Receipts per group commit at most (bounds one transaction's duration).
+pub const GROUP_COMMIT_MAX: usize = 256;
+
+/// A receipt prepared outside the write lock (verification done), waiting to be stored.
+pub(crate) struct PendingReceipt {
+    pub endpoint: String,
+    /// The endpoint row the pre-checks (body limit, verification required) used.
+    pub precheck_row: EndpointRow,
+    pub verified_here: bool,
+    pub oversize: bool,
+    pub body_len: usize,
+    pub received_at: i64,
+    pub now_ms: i64,
+    pub provider_event_id: Option<String>,
+    pub provider_delivery_id: Option<String>,
+    pub event_type: Option<String>,
+    pub dedupe_key: Option<String>,
+    pub method: String,
+    pub url: Option<String>,
+    pub headers_json: String,
+    pub query_json: String,
+    pub body: Vec<u8>,
+    pub signature_valid: Option<bool>,
+    pub signature_error: Option<String>,
+    pub error_code: Option<String>,
+    pub secret_index: Option<i64>,
+    pub status_code: u16,
+    pub accepted: bool,
+    pub outcome: Mutex<Option<Result<Committed>>>,
+}
+
+/// What storing one receipt came to.
+#[derive(Debug)]
+pub(crate) enum Committed {
+    Stored { stored: Stored, status_code: u16, error_code: Option<String> },
+    UnknownEndpoint,
+    /// The stored policy differs from the one the pre-checks used in a way that changes the
+    /// decision; nothing was stored, the caller decides again.
+    PolicyChanged,
+}
+
+impl PendingReceipt {
+    fn take_outcome(&self) -> Option<Result<Committed>> {
+        self.outcome.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+    fn set_outcome(&self, r: Result<Committed>) {
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+    }
+}
+
+/// An equivalent error for the other receipts of a batch whose commit failed.
+fn replicate(e: &Error) -> Error {
+    match e {
+        Error::Busy(m) => Error::Busy(m.clone()),
+        Error::Closed => Error::Closed,
+        Error::WalReplaced => Error::WalReplaced,
+        other => Error::CommitFailed(other.to_string()),
+    }
+}
+
+impl Knocker {
+    /// Stores one prepared receipt, possibly together with other callers' receipts.
+    pub(crate) fn commit_receipt(&self, job: &Arc<PendingReceipt>) -> Result<Committed> {
+        self.inner.ingest_queue.lock().unwrap_or_else(|e| e.into_inner()).push(job.clone());
+        let mut guard = match self.writer() {
+            Ok(g) => g,
+            Err(e) => {
+                // Not stored by us; a leader may still have taken it.
+                self.inner.ingest_queue.lock().unwrap_or_else(|e| e.into_inner()).retain(|j| !Arc::ptr_eq(j, job));
+                return job.take_outcome().unwrap_or(Err(e));
+            }
+        };
+        if let Some(done) = job.take_outcome() {
+            return done;
+        }
+        let batch: Vec<Arc<PendingReceipt>> = {
+            let mut q = self.inner.ingest_queue.lock().unwrap_or_else(|e| e.into_inner());
+            let n = q.len().min(GROUP_COMMIT_MAX);
+            // Ours is in the queue: no leader took it (a leader finishes what it takes before
+            // releasing the writer lock). Take it first, then the oldest others.
+            let pos = q.iter().position(|j| Arc::ptr_eq(j, job)).expect("own receipt queued");
+            let mine = q.remove(pos);
+            let mut batch = vec![mine];
+            batch.extend(q.drain(..n.saturating_sub(1)));
+            batch
+        };
+        let conn = guard.as_mut().ok_or(Error::Closed);
+        let result = conn.and_then(|conn| self.store_batch(conn, &batch));
+        let results = match result {
+            Ok(results) => match self.check_committed(Some(&mut guard)) {
+                Ok(()) => results,
+                Err(e) => batch.iter().map(|_| Err(replicate(&e))).collect(),
+            },
+            Err(e) => batch.iter().map(|_| Err(replicate(&e))).collect(),
+        };
+        // Hand out outcomes before releasing the writer lock: a caller that gets the lock next
+        // must find its outcome set if a leader took its receipt.
+        let mut created = false;
+        let mut own = None;
+        for (job_i, r) in batch.iter().zip(results) {
+            if let Ok(Committed::Stored { stored, .. }) = &r {
+                created |= stored.event_id.is_some() && !stored.duplicate;
+            }
+            if Arc::ptr_eq(job_i, job) {
+                own = Some(r);
+            } else {
+                job_i.set_outcome(r);
+            }
+        }
+        drop(guard);
+        if created {
+            self.inner.notify.bump();
+        }
+        own.expect("own receipt in its batch")
+    }
+
+    /// One transaction for the batch; per-receipt outcomes are returned only when it committed.
+    fn store_batch(&self, conn: &mut Connection, batch: &[Arc<PendingReceipt>]) -> Result<Vec<Result<Committed>>> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut out = Vec::with_capacity(batch.len());
+        if batch.len() == 1 {
+            out.push(Ok(self.store_one(&tx, &batch[0])?));
+        } else {
+            for job in batch {
+                tx.execute_batch("SAVEPOINT knocker_receipt")?;
+                match self.store_one(&tx, job) {
+                    Ok(c) => {
+                        tx.execute_batch("RELEASE knocker_receipt")?;
+                        out.push(Ok(c));
+                    }
+                    Err(e) => {
+                        tx.execute_batch("ROLLBACK TO knocker_receipt; RELEASE knocker_receipt")?;
+                        out.push(Err(e));
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn store_one(&self, tx: &Connection, job: &PendingReceipt) -> Result<Committed> {
+        // Re-read inside the write lock: the endpoint may have been disabled, changed or removed.
+        let Some(current) = storage::endpoint_by_name(tx, &job.endpoint)? else {
+            self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).remove(&job.endpoint);
+            return Ok(Committed::UnknownEndpoint);
+        };
+        if current != job.precheck_row {
+            self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).insert(job.endpoint.clone(), current.clone());
+            let now_oversize = job.body_len > current.max_body_bytes as usize;
+            if (current.verification_required && !job.verified_here && !now_oversize) || now_oversize != job.oversize {
+                return Ok(Committed::PolicyChanged);
+            }
+        } else if !self.inner.endpoint_rows.read().unwrap_or_else(|e| e.into_inner()).contains_key(&job.endpoint) {
+            self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).insert(job.endpoint.clone(), current.clone());
+        }
+        let disabled = !current.enabled;
+        let (status_code, accepted, error_code, signature_error) = if disabled {
+            (404u16, false, Some("endpoint_disabled".to_string()), Some("endpoint disabled".to_string()))
+        } else {
+            (job.status_code, job.accepted, job.error_code.clone(), job.signature_error.clone())
+        };
+        let r = ReceiptRow {
+            endpoint_id: current.id,
+            received_at: job.received_at,
+            now_ms: job.now_ms,
+            provider_event_id: job.provider_event_id.as_deref(),
+            provider_delivery_id: job.provider_delivery_id.as_deref(),
+            event_type: job.event_type.as_deref(),
+            dedupe_key: job.dedupe_key.as_deref(),
+            method: &job.method,
+            url: job.url.as_deref(),
+            headers_json: &job.headers_json,
+            query_json: &job.query_json,
+            body: &job.body,
+            body_size: job.body_len as i64,
+            signature_valid: job.signature_valid,
+            signature_error: signature_error.as_deref(),
+            error_code: error_code.as_deref(),
+            secret_index: job.secret_index,
+            status_code,
+            accepted,
+            max_attempts: current.max_attempts,
+        };
+        let stored = storage::store_receipt(tx, &r)?;
+        Ok(Committed::Stored { stored, status_code, error_code })
+    }
+}
