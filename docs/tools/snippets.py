@@ -117,6 +117,11 @@ def run_block(b: Block, fixture: Path) -> tuple[Block, bool, str, float]:
     if "KNOCKER_DB" in b.code:
         db = work / "app.db"
         shutil.copyfile(fixture, db)
+        # The fixture's last commits may still be in its WAL (Knocker checkpoints in the
+        # background, not on close): copy it with the file, as a backup tool must.
+        wal = Path(str(fixture) + "-wal")
+        if wal.exists():
+            shutil.copyfile(wal, str(db) + "-wal")
         env["KNOCKER_DB"] = str(db)
     else:
         env.pop("KNOCKER_DB", None)
