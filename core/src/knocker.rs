@@ -759,6 +759,7 @@ impl Knocker {
             status_code,
             accepted,
             outcome: Mutex::new(None),
+            wake: Condvar::new(),
         });
         let (stored, status_code, error_code) = match self.commit_receipt(&pending)? {
             crate::ingress::Committed::Stored { stored, status_code, error_code } => (stored, status_code, error_code),

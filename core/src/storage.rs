@@ -319,8 +319,12 @@ pub(crate) struct EndpointRow {
     pub body_hash_dedupe: bool,
 }
 
-const ENDPOINT_COLS: &str = "id, name, path, provider, enabled, verification_required, max_body_bytes, \
-     max_attempts, backoff_base_s, backoff_max_s, body_hash_dedupe";
+macro_rules! endpoint_cols {
+    () => {
+        "id, name, path, provider, enabled, verification_required, max_body_bytes, max_attempts, backoff_base_s, \
+         backoff_max_s, body_hash_dedupe"
+    };
+}
 
 fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRow> {
     Ok(EndpointRow {
@@ -375,17 +379,17 @@ pub(crate) fn upsert_endpoint(tx: &Transaction<'_>, e: &EndpointRow, now_s: i64)
 }
 
 pub(crate) fn endpoint_by_name(conn: &Connection, name: &str) -> Result<Option<EndpointRow>> {
-    let mut st = conn.prepare_cached(&format!("SELECT {ENDPOINT_COLS} FROM knocker_endpoints WHERE name = ?1"))?;
+    let mut st = conn.prepare_cached(concat!("SELECT ", endpoint_cols!(), " FROM knocker_endpoints WHERE name = ?1"))?;
     Ok(st.query_row([name], endpoint_from_row).optional()?)
 }
 
 pub(crate) fn endpoint_by_id(conn: &Connection, id: i64) -> Result<Option<EndpointRow>> {
-    let mut st = conn.prepare_cached(&format!("SELECT {ENDPOINT_COLS} FROM knocker_endpoints WHERE id = ?1"))?;
+    let mut st = conn.prepare_cached(concat!("SELECT ", endpoint_cols!(), " FROM knocker_endpoints WHERE id = ?1"))?;
     Ok(st.query_row([id], endpoint_from_row).optional()?)
 }
 
 pub(crate) fn list_endpoints(conn: &Connection) -> Result<Vec<EndpointRow>> {
-    let mut st = conn.prepare_cached(&format!("SELECT {ENDPOINT_COLS} FROM knocker_endpoints ORDER BY name"))?;
+    let mut st = conn.prepare_cached(concat!("SELECT ", endpoint_cols!(), " FROM knocker_endpoints ORDER BY name"))?;
     let rows = st.query_map([], endpoint_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -1203,6 +1207,12 @@ pub(crate) fn select_for_bulk(conn: &Connection, f: &EventFilter, allowed: &[Sta
         .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<i64>>>()?;
     Ok(ids)
+}
+
+/// Runs a statement without parameters through the statement cache (savepoints in hot loops).
+pub(crate) fn exec_cached(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 /// Takes or renews the named lease when it is free, expired, or already ours.
