@@ -30,7 +30,7 @@ test-python: python-test
 
 test-rust:
 	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --doc -- --skip book::
 
 KNOCKER_CLI = $(CARGO) run -q -p knocker --bin knocker -- --db demo.sqlite
 
