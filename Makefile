@@ -31,6 +31,7 @@ test-python: python-test
 test-rust:
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc -- --skip book::
+	$(CARGO) run -q -p knocker --example axum_route -- --self-test
 
 KNOCKER_CLI = $(CARGO) run -q -p knocker --bin knocker -- --db demo.sqlite
 
