@@ -227,6 +227,8 @@ pub(crate) struct Inner {
     pub closed: AtomicBool,
     pub token_counter: AtomicU64,
     pub handle_id: String,
+    /// Process-local counters and histograms (metrics.rs).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A Knocker handle on one SQLite file. Cheap to clone; share one per process.
@@ -293,6 +295,7 @@ impl Knocker {
             closed: AtomicBool::new(false),
             token_counter: AtomicU64::new(0),
             handle_id: random_hex(6),
+            metrics: Default::default(),
         };
         Ok(Knocker { inner: Arc::new(inner), actor: Arc::from(DEFAULT_ACTOR) })
     }
@@ -556,8 +559,10 @@ impl Knocker {
     pub fn receive(&self, endpoint: &str, receipt: &Receipt<'_>) -> Result<IngestResult> {
         let span = info_span!("knocker.receive", endpoint = %endpoint, status_code = tracing::field::Empty, delivery_id = tracing::field::Empty, event_id = tracing::field::Empty);
         let _e = span.enter();
+        let started = std::time::Instant::now();
         let runtime = self.inner.endpoints.read().unwrap_or_else(|e| e.into_inner()).get(endpoint).cloned();
         let result = self.receive_inner(endpoint, receipt, runtime, None);
+        self.inner.metrics.record_receipt(endpoint, &result, started.elapsed());
         if let Ok(r) = &result {
             span.record("status_code", r.status_code);
             if let Some(d) = r.delivery_id {
@@ -576,8 +581,11 @@ impl Knocker {
         if outcome.signature_valid == Some(false) && outcome.signature_error.as_deref().is_none_or(str::is_empty) {
             return Err(Error::invalid("signature_error is required when signature_valid is false"));
         }
+        let started = std::time::Instant::now();
         let runtime = self.inner.endpoints.read().unwrap_or_else(|e| e.into_inner()).get(endpoint).cloned();
-        self.receive_inner(endpoint, receipt, runtime, Some(outcome))
+        let result = self.receive_inner(endpoint, receipt, runtime, Some(outcome));
+        self.inner.metrics.record_receipt(endpoint, &result, started.elapsed());
+        result
     }
 
     fn receive_inner(
@@ -756,6 +764,7 @@ impl Knocker {
             secret_index,
             status_code,
             accepted,
+            traceparent: crate::trace::from_headers(&receipt.headers),
             outcome: Mutex::new(None),
         });
         let (stored, status_code, error_code) = match self.commit_receipt(&pending)? {
