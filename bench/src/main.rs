@@ -16,20 +16,22 @@ const BODY_BYTES: usize = 1024;
 
 struct Args {
     n: usize,
+    long: usize,
     list_events: usize,
     out: Option<String>,
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { n: 5_000, list_events: 50_000, out: None };
+    let mut a = Args { n: 5_000, long: 0, list_events: 50_000, out: None };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--n" => a.n = it.next().and_then(|v| v.parse().ok()).expect("--n N"),
             "--list-events" => a.list_events = it.next().and_then(|v| v.parse().ok()).expect("--list-events N"),
             "--out" => a.out = it.next(),
+            "--long" => a.long = it.next().and_then(|v| v.parse().ok()).expect("--long N"),
             "--help" | "-h" => {
-                println!("knocker-bench [--n N] [--list-events N] [--out results.json]");
+                println!("knocker-bench [--n N] [--list-events N] [--long N] [--out results.json]");
                 std::process::exit(0);
             }
             other => panic!("unknown argument {other}"),
@@ -75,14 +77,21 @@ fn body(i: usize) -> Vec<u8> {
     b
 }
 
-fn bare_limit(dir: &tempfile::TempDir, n: usize) -> (Value, f64) {
-    let path = temp_path(dir, "bare.sqlite");
+/// One-row INSERT per transaction of a same-sized body into a plain table, with Knocker's
+/// connection pragmas. `checkpoints`: SQLite's default inline autocheckpoint (the sustainable
+/// baseline the ratios use), or none at all (an upper bound: the WAL grows without limit).
+fn bare_limit(dir: &tempfile::TempDir, n: usize, checkpoints: bool) -> (Value, f64) {
+    let path = temp_path(dir, if checkpoints { "bare.sqlite" } else { "bare-nockpt.sqlite" });
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
-        "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;
-         PRAGMA wal_autocheckpoint=4000; CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+        "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
+         PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864;
+         CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
     )
     .unwrap();
+    if !checkpoints {
+        c.execute_batch("PRAGMA wal_autocheckpoint=0").unwrap();
+    }
     let bodies: Vec<Vec<u8>> = (0..n).map(body).collect();
     let mut lat = Vec::with_capacity(n);
     let start = Instant::now();
@@ -94,7 +103,8 @@ fn bare_limit(dir: &tempfile::TempDir, n: usize) -> (Value, f64) {
         lat.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let total = start.elapsed();
-    let v = summarize("bare one-row commit (limit)", n, total, lat, None);
+    let name = if checkpoints { "bare one-row commit (limit)" } else { "bare, no checkpoints (bound)" };
+    let v = summarize(name, n, total, lat, None);
     let per_s = v["per_s"].as_f64().unwrap();
     (v, per_s)
 }
@@ -178,19 +188,136 @@ fn list_series(dir: &tempfile::TempDir, events: usize) -> Value {
     v
 }
 
+/// `producers` threads each ingest `per` receipts (distinct identities) into one handle.
+fn concurrent_ingest(dir: &tempfile::TempDir, producers: usize, per: usize, bare: f64) -> Value {
+    let k = open(dir, &format!("conc-{producers}.sqlite"));
+    let barrier = Arc::new(std::sync::Barrier::new(producers + 1));
+    let handles: Vec<_> = (0..producers)
+        .map(|t| {
+            let (k, b) = (k.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let bodies: Vec<Vec<u8>> = (0..per).map(|i| body(t * per + i)).collect();
+                let mut lat = Vec::with_capacity(per);
+                b.wait();
+                for (i, bd) in bodies.iter().enumerate() {
+                    let r = Receipt { dedupe_key: Some(format!("p{t}-{i}")), ..Receipt::new(bd) };
+                    let t0 = Instant::now();
+                    k.ingest("bench", &r, TrustedOutcome::valid()).unwrap();
+                    lat.push(t0.elapsed().as_secs_f64() * 1e6);
+                }
+                lat
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let lat: Vec<f64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let total = start.elapsed();
+    let mut v = summarize(&format!("ingest, {producers} producers"), producers * per, total, lat, Some(bare));
+    v["producers"] = json!(producers);
+    v
+}
+
+fn drain_mode(dir: &tempfile::TempDir, n: usize, handler_batch: u32, bare: f64) -> Value {
+    let path = temp_path(dir, &format!("drain-{handler_batch}.sqlite"));
+    let k = Knocker::open_with(&path, Options { handler_batch, ..Options::default() }).unwrap();
+    k.add_endpoint(EndpointConfig::new("bench", "/bench")).unwrap();
+    let b = body(0);
+    for i in 0..n {
+        let r = Receipt { dedupe_key: Some(format!("k{i}")), ..Receipt::new(&b) };
+        k.ingest("bench", &r, TrustedOutcome::valid()).unwrap();
+    }
+    k.handle("bench", None, Arc::new(|_: &Event, _: &HandlerTx<'_>| Ok(())));
+    let start = Instant::now();
+    assert_eq!(k.drain(None).unwrap(), n);
+    let mut v = summarize(&format!("drain, handler_batch={handler_batch}"), n, start.elapsed(), Vec::new(), Some(bare));
+    v["handler_batch"] = json!(handler_batch);
+    v
+}
+
+/// 4 producers and 1 worker on one handle: throughput and enqueue-to-handled lag.
+fn mixed_load(dir: &tempfile::TempDir, per: usize) -> Value {
+    let k = open(dir, "mixed.sqlite");
+    let lags = Arc::new(std::sync::Mutex::new(Vec::with_capacity(per * 4)));
+    let l2 = lags.clone();
+    let clock = SystemClock;
+    k.handle("bench", None, Arc::new(move |e: &Event, _: &HandlerTx<'_>| {
+        let sent: i64 = e.dedupe_key.as_deref().and_then(|s| s.split(':').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+        l2.lock().unwrap().push((clock.now_ms() - sent) as f64 * 1000.0);
+        Ok(())
+    }));
+    let (stop, worker) = {
+        let stop = StopSignal::new();
+        let (k, s) = (k.clone(), stop.clone());
+        let opts = WorkerOptions { worker_id: Some("bench-worker".into()), ..Default::default() };
+        (stop, std::thread::spawn(move || k.run_worker(&opts, &s, |_| {})))
+    };
+    let start = Instant::now();
+    let producers: Vec<_> = (0..4)
+        .map(|t| {
+            let k = k.clone();
+            std::thread::spawn(move || {
+                let b = body(t);
+                let mut lat = Vec::with_capacity(per);
+                for i in 0..per {
+                    let sent = SystemClock.now_ms();
+                    let r = Receipt { dedupe_key: Some(format!("p{t}-{i}:{sent}")), ..Receipt::new(&b) };
+                    let t0 = Instant::now();
+                    k.ingest("bench", &r, TrustedOutcome::valid()).unwrap();
+                    lat.push(t0.elapsed().as_secs_f64() * 1e6);
+                }
+                lat
+            })
+        })
+        .collect();
+    let lat: Vec<f64> = producers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let ingest_time = start.elapsed();
+    while lags.lock().unwrap().len() < per * 4 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let total = start.elapsed();
+    stop.set();
+    worker.join().unwrap().unwrap();
+    let mut v = summarize("mixed: 4 producers + 1 worker (ingest)", per * 4, ingest_time, lat, None);
+    let mut lag = lags.lock().unwrap().clone();
+    lag.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let p = |q: f64| lag[((lag.len() as f64 - 1.0) * q).round() as usize] / 1000.0;
+    println!("{:<34} handled all in {:.2}s; enqueue-to-handled lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", "", total.as_secs_f64(), p(0.5), p(0.99), p(1.0));
+    v["handled_per_s"] = json!((per * 4) as f64 / total.as_secs_f64());
+    v["lag_ms"] = json!({"p50": p(0.5), "p99": p(0.99), "max": p(1.0)});
+    v
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn main() {
     let args = parse_args();
     let dir = tempfile::tempdir().unwrap();
     println!("knocker bench: n={} body={}B, list file {} events", args.n, BODY_BYTES, args.list_events);
     println!("{:<34} {:>12} {:>7} {:>11} {:>11} {:>11} {:>11}", "series", "throughput", "ratio", "p50", "p99", "p99.9", "max");
     let bodies: Vec<Vec<u8>> = (0..args.n).map(body).collect();
-    let (bare_v, bare) = bare_limit(&dir, args.n);
+    let (bare_v, bare) = bare_limit(&dir, args.n, true);
+    let (bare_nockpt_v, _) = bare_limit(&dir, args.n, false);
     let k = open(&dir, "ingest.sqlite");
     let ingest = ingest_series(&k, "durable ingest (sequential)", &bodies, |i| format!("evt-{i}"), bare);
     let dup = ingest_series(&k, "duplicate ingest", &bodies, |i| format!("evt-{i}"), bare);
     let verified = verified_series(&dir, &bodies, bare);
     let drain = drain_series(&k, args.n, bare);
     let list = list_series(&dir, args.list_events);
+    let mut concurrency = Vec::new();
+    for producers in [1, 2, 4, 8, 16] {
+        concurrency.push(concurrent_ingest(&dir, producers, args.n * 2 / producers.max(1), bare));
+    }
+    let drain_off = drain_mode(&dir, args.n, 1, bare);
+    let drain_on = drain_mode(&dir, args.n, knocker_core::options::HANDLER_BATCH_DEFAULT, bare);
+    let mixed = mixed_load(&dir, args.n / 2);
+    let long = if args.long > 0 { Some(ingest_series(&open(&dir, "long.sqlite"), &format!("durable ingest x{} (tail check)", args.long), &(0..args.long).map(body).collect::<Vec<_>>(), |i| format!("l{i}"), bare)) } else { None };
+    let rss = peak_rss_kib();
+    println!("peak RSS: {} KiB", rss.unwrap_or(0));
     let machine = json!({
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
@@ -200,7 +327,12 @@ fn main() {
     let out = json!({
         "machine": machine,
         "body_bytes": BODY_BYTES,
-        "series": [bare_v, ingest, dup, verified, drain, list],
+        "series": [bare_v, bare_nockpt_v, ingest, dup, verified, drain, list],
+        "concurrency": concurrency,
+        "drain_batching": [drain_off, drain_on],
+        "mixed": mixed,
+        "long_run": long,
+        "peak_rss_kib": rss,
     });
     if let Some(path) = args.out {
         if let Some(parent) = std::path::Path::new(&path).parent() {

@@ -9,7 +9,8 @@
 //! lone caller is its own leader and waits for nobody (no timers). Dedupe stays exact inside a
 //! batch: receipts are stored in order in one transaction, so a later one sees an earlier one.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, TryLockError};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -48,6 +49,8 @@ pub(crate) struct PendingReceipt {
     /// The request's valid W3C `traceparent`, stored with the delivery.
     pub traceparent: Option<String>,
     pub outcome: Mutex<Option<Result<Committed>>>,
+    /// Signalled when the outcome is set, or when this receipt should try to lead.
+    pub wake: Condvar,
 }
 
 /// What storing one receipt came to.
@@ -66,6 +69,16 @@ impl PendingReceipt {
     }
     fn set_outcome(&self, r: Result<Committed>) {
         *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        self.wake.notify_all();
+    }
+    /// Waits until the outcome is set or a leader hands over (or briefly, as a safety net).
+    fn wait(&self) -> Option<Result<Committed>> {
+        let g = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut g, _) = self
+            .wake
+            .wait_timeout_while(g, Duration::from_millis(2), |o| o.is_none())
+            .unwrap_or_else(|e| e.into_inner());
+        g.take()
     }
 }
 
@@ -81,58 +94,92 @@ fn replicate(e: &Error) -> Error {
 
 impl Knocker {
     /// Stores one prepared receipt, possibly together with other callers' receipts.
+    ///
+    /// Callers that find the writer busy wait on their own condition variable instead of
+    /// queueing on the writer mutex, so a leader's followers return as soon as their outcome is
+    /// set (no lock convoy), and a leader hands leadership to the oldest waiting receipt.
     pub(crate) fn commit_receipt(&self, job: &Arc<PendingReceipt>) -> Result<Committed> {
         self.inner.ingest_queue.lock().unwrap_or_else(|e| e.into_inner()).push(job.clone());
-        let mut guard = match self.writer() {
-            Ok(g) => g,
-            Err(e) => {
-                // Not stored by us; a leader may still have taken it.
-                self.inner.ingest_queue.lock().unwrap_or_else(|e| e.into_inner()).retain(|j| !Arc::ptr_eq(j, job));
-                return job.take_outcome().unwrap_or(Err(e));
+        loop {
+            if let Some(done) = job.take_outcome() {
+                return done;
             }
-        };
-        if let Some(done) = job.take_outcome() {
-            return done;
-        }
-        let batch: Vec<Arc<PendingReceipt>> = {
-            let mut q = self.inner.ingest_queue.lock().unwrap_or_else(|e| e.into_inner());
-            let n = q.len().min(GROUP_COMMIT_MAX);
-            // Ours is in the queue: no leader took it (a leader finishes what it takes before
-            // releasing the writer lock). Take it first, then the oldest others.
-            let pos = q.iter().position(|j| Arc::ptr_eq(j, job)).expect("own receipt queued");
-            let mine = q.remove(pos);
-            let mut batch = vec![mine];
-            batch.extend(q.drain(..n.saturating_sub(1)));
-            batch
-        };
-        let conn = guard.as_mut().ok_or(Error::Closed);
-        let result = conn.and_then(|conn| self.store_batch(conn, &batch));
-        let results = match result {
-            Ok(results) => match self.check_committed(Some(&mut guard)) {
-                Ok(()) => results,
+            let guard = match self.inner.writer.try_lock() {
+                Ok(g) => g,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    if let Some(done) = job.wait() {
+                        return done;
+                    }
+                    continue;
+                }
+            };
+            drop(guard);
+            // Take the writer through the usual path (closed check, WAL guard).
+            let mut guard = match self.writer() {
+                Ok(g) => g,
+                Err(e) => {
+                    self.inner.ingest_queue.lock().unwrap_or_else(|e| e.into_inner()).retain(|j| !Arc::ptr_eq(j, job));
+                    return job.take_outcome().unwrap_or(Err(e));
+                }
+            };
+            if let Some(done) = job.take_outcome() {
+                self.hand_over();
+                return done;
+            }
+            let batch: Vec<Arc<PendingReceipt>> = {
+                let mut q = self.inner.ingest_queue.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(pos) = q.iter().position(|j| Arc::ptr_eq(j, job)) else {
+                    // Another leader took it and is handing out outcomes now.
+                    drop(q);
+                    drop(guard);
+                    if let Some(done) = job.wait() {
+                        return done;
+                    }
+                    continue;
+                };
+                let n = q.len().min(GROUP_COMMIT_MAX);
+                let mine = q.remove(pos);
+                let mut batch = vec![mine];
+                batch.extend(q.drain(..n.saturating_sub(1)));
+                batch
+            };
+            let conn = guard.as_mut().ok_or(Error::Closed);
+            let result = conn.and_then(|conn| self.store_batch(conn, &batch));
+            let results = match result {
+                Ok(results) => match self.check_committed(Some(&mut guard)) {
+                    Ok(()) => results,
+                    Err(e) => batch.iter().map(|_| Err(replicate(&e))).collect(),
+                },
                 Err(e) => batch.iter().map(|_| Err(replicate(&e))).collect(),
-            },
-            Err(e) => batch.iter().map(|_| Err(replicate(&e))).collect(),
-        };
-        // Hand out outcomes before releasing the writer lock: a caller that gets the lock next
-        // must find its outcome set if a leader took its receipt.
-        let mut created = false;
-        let mut own = None;
-        for (job_i, r) in batch.iter().zip(results) {
-            if let Ok(Committed::Stored { stored, .. }) = &r {
-                created |= stored.event_id.is_some() && !stored.duplicate;
+            };
+            drop(guard);
+            let mut created = false;
+            let mut own = None;
+            for (job_i, r) in batch.iter().zip(results) {
+                if let Ok(Committed::Stored { stored, .. }) = &r {
+                    created |= stored.event_id.is_some() && !stored.duplicate;
+                }
+                if Arc::ptr_eq(job_i, job) {
+                    own = Some(r);
+                } else {
+                    job_i.set_outcome(r);
+                }
             }
-            if Arc::ptr_eq(job_i, job) {
-                own = Some(r);
-            } else {
-                job_i.set_outcome(r);
+            self.hand_over();
+            if created {
+                self.inner.notify.bump();
             }
+            return own.expect("own receipt in its batch");
         }
-        drop(guard);
-        if created {
-            self.inner.notify.bump();
+    }
+
+    /// Wakes the oldest receipt still waiting, so that it leads the next group commit.
+    fn hand_over(&self) {
+        let next = self.inner.ingest_queue.lock().unwrap_or_else(|e| e.into_inner()).first().cloned();
+        if let Some(next) = next {
+            next.wake.notify_all();
         }
-        own.expect("own receipt in its batch")
     }
 
     /// One transaction for the batch; per-receipt outcomes are returned only when it committed.
@@ -143,14 +190,15 @@ impl Knocker {
             out.push(Ok(self.store_one(&tx, &batch[0])?));
         } else {
             for job in batch {
-                tx.execute_batch("SAVEPOINT knocker_receipt")?;
+                storage::exec_cached(&tx, "SAVEPOINT knocker_receipt")?;
                 match self.store_one(&tx, job) {
                     Ok(c) => {
-                        tx.execute_batch("RELEASE knocker_receipt")?;
+                        storage::exec_cached(&tx, "RELEASE knocker_receipt")?;
                         out.push(Ok(c));
                     }
                     Err(e) => {
-                        tx.execute_batch("ROLLBACK TO knocker_receipt; RELEASE knocker_receipt")?;
+                        storage::exec_cached(&tx, "ROLLBACK TO knocker_receipt")?;
+                        storage::exec_cached(&tx, "RELEASE knocker_receipt")?;
                         out.push(Err(e));
                     }
                 }

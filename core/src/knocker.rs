@@ -297,7 +297,9 @@ impl Knocker {
             handle_id: random_hex(6),
             metrics: Default::default(),
         };
-        Ok(Knocker { inner: Arc::new(inner), actor: Arc::from(DEFAULT_ACTOR) })
+        let inner = Arc::new(inner);
+        spawn_checkpointer(&inner, settings);
+        Ok(Knocker { inner, actor: Arc::from(DEFAULT_ACTOR) })
     }
 
     /// A clone of this handle whose operator actions are audited as done by `actor` (a person,
@@ -766,6 +768,7 @@ impl Knocker {
             accepted,
             traceparent: crate::trace::from_headers(&receipt.headers),
             outcome: Mutex::new(None),
+            wake: Condvar::new(),
         });
         let (stored, status_code, error_code) = match self.commit_receipt(&pending)? {
             crate::ingress::Committed::Stored { stored, status_code, error_code } => (stored, status_code, error_code),
@@ -1130,6 +1133,36 @@ fn action_name(past: &str) -> &'static str {
         "replayed" => "replay",
         _ => "requeue",
     }
+}
+
+/// How often the background checkpointer runs a PASSIVE checkpoint.
+pub const CHECKPOINT_INTERVAL_MS: u64 = 100;
+
+/// WAL checkpoints run on a background thread, never inside a receipt's commit: Knocker's
+/// connections set `wal_autocheckpoint=0`, and this thread copies committed frames into the
+/// database file with PASSIVE checkpoints (which block neither writers nor readers). Once every
+/// frame is copied SQLite restarts the WAL from the start, and `journal_size_limit` truncates it,
+/// so the file stays bounded. The thread ends when the handle is closed or dropped.
+fn spawn_checkpointer(inner: &Arc<Inner>, settings: ConnSettings) {
+    if inner.path == ":memory:" || inner.path.is_empty() {
+        return;
+    }
+    let weak = Arc::downgrade(inner);
+    let path = inner.path.clone();
+    let _ = std::thread::Builder::new().name("knocker-checkpoint".into()).spawn(move || {
+        let Ok(conn) = storage::open_connection(&path, settings) else { return };
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(CHECKPOINT_INTERVAL_MS));
+            let Some(inner) = weak.upgrade() else { return };
+            if inner.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            let _span = tracing::trace_span!("knocker.checkpoint").entered();
+            if let Err(e) = storage::checkpoint_passive(&conn) {
+                tracing::debug!("background checkpoint: {e}");
+            }
+        }
+    });
 }
 
 fn call_key_fn(f: &KeyFn, request: &Request<'_>) -> Option<String> {

@@ -204,12 +204,18 @@ pub(crate) fn open_connection(path: &str, s: ConnSettings) -> Result<Connection>
          PRAGMA synchronous={};
          PRAGMA temp_store=MEMORY;
          PRAGMA cache_size=-16000;
-         PRAGMA wal_autocheckpoint=4000;
+         PRAGMA wal_autocheckpoint=0;
          PRAGMA journal_size_limit=67108864;",
         if s.synchronous_full { "FULL" } else { "NORMAL" }
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// One PASSIVE checkpoint: copies committed WAL frames into the database file without blocking
+/// writers or readers. Returns (frames in the WAL, frames checkpointed).
+pub(crate) fn checkpoint_passive(conn: &Connection) -> Result<(i64, i64)> {
+    Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))?)
 }
 
 /// Applies forward-only migrations; refuses a newer schema.
@@ -318,8 +324,12 @@ pub(crate) struct EndpointRow {
     pub body_hash_dedupe: bool,
 }
 
-const ENDPOINT_COLS: &str = "id, name, path, provider, enabled, verification_required, max_body_bytes, \
-     max_attempts, backoff_base_s, backoff_max_s, body_hash_dedupe";
+macro_rules! endpoint_cols {
+    () => {
+        "id, name, path, provider, enabled, verification_required, max_body_bytes, max_attempts, backoff_base_s, \
+         backoff_max_s, body_hash_dedupe"
+    };
+}
 
 fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<EndpointRow> {
     Ok(EndpointRow {
@@ -374,17 +384,17 @@ pub(crate) fn upsert_endpoint(tx: &Transaction<'_>, e: &EndpointRow, now_s: i64)
 }
 
 pub(crate) fn endpoint_by_name(conn: &Connection, name: &str) -> Result<Option<EndpointRow>> {
-    let mut st = conn.prepare_cached(&format!("SELECT {ENDPOINT_COLS} FROM knocker_endpoints WHERE name = ?1"))?;
+    let mut st = conn.prepare_cached(concat!("SELECT ", endpoint_cols!(), " FROM knocker_endpoints WHERE name = ?1"))?;
     Ok(st.query_row([name], endpoint_from_row).optional()?)
 }
 
 pub(crate) fn endpoint_by_id(conn: &Connection, id: i64) -> Result<Option<EndpointRow>> {
-    let mut st = conn.prepare_cached(&format!("SELECT {ENDPOINT_COLS} FROM knocker_endpoints WHERE id = ?1"))?;
+    let mut st = conn.prepare_cached(concat!("SELECT ", endpoint_cols!(), " FROM knocker_endpoints WHERE id = ?1"))?;
     Ok(st.query_row([id], endpoint_from_row).optional()?)
 }
 
 pub(crate) fn list_endpoints(conn: &Connection) -> Result<Vec<EndpointRow>> {
-    let mut st = conn.prepare_cached(&format!("SELECT {ENDPOINT_COLS} FROM knocker_endpoints ORDER BY name"))?;
+    let mut st = conn.prepare_cached(concat!("SELECT ", endpoint_cols!(), " FROM knocker_endpoints ORDER BY name"))?;
     let rows = st.query_map([], endpoint_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -1206,6 +1216,12 @@ pub(crate) fn select_for_bulk(conn: &Connection, f: &EventFilter, allowed: &[Sta
         .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<i64>>>()?;
     Ok(ids)
+}
+
+/// Runs a statement without parameters through the statement cache (savepoints in hot loops).
+pub(crate) fn exec_cached(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 /// Takes or renews the named lease when it is free, expired, or already ours.

@@ -375,7 +375,7 @@ impl Knocker {
             return self.settle_failure_in(tx, claim, worker_id, started, event, HandlerError::Discard(err));
         };
         self.inner.worker_registry.update(worker_id, |s| s.current_event_id = Some(claim.event_id));
-        tx.execute_batch("SAVEPOINT knocker_handler")?;
+        storage::exec_cached(tx, "SAVEPOINT knocker_handler")?;
         let htx = HandlerTx { conn: tx, busy: std::cell::Cell::new(false) };
         let handler_started = std::time::Instant::now();
         let result = match catch_unwind(AssertUnwindSafe(|| handler.handle(view, &htx))) {
@@ -392,17 +392,19 @@ impl Knocker {
                 let now = self.now_ms();
                 if storage::settle(tx, claim, now, &Settle::Handled)? {
                     storage::insert_attempt(tx, claim.event_id, claim.attempt_no, Some(worker_id), event.replay_delivery_id, started, now, "handled", None)?;
-                    tx.execute_batch("RELEASE knocker_handler")?;
+                    storage::exec_cached(tx, "RELEASE knocker_handler")?;
                     Outcome::Handled
                 } else {
                     // The lease was taken over while the handler ran: nothing it wrote stays.
                     warn!(event_id = claim.event_id, "lease lost before commit; handler writes rolled back");
-                    tx.execute_batch("ROLLBACK TO knocker_handler; RELEASE knocker_handler")?;
+                    storage::exec_cached(tx, "ROLLBACK TO knocker_handler")?;
+                    storage::exec_cached(tx, "RELEASE knocker_handler")?;
                     Outcome::Skipped
                 }
             }
             Err(herr) => {
-                tx.execute_batch("ROLLBACK TO knocker_handler; RELEASE knocker_handler")?;
+                storage::exec_cached(tx, "ROLLBACK TO knocker_handler")?;
+                    storage::exec_cached(tx, "RELEASE knocker_handler")?;
                 self.settle_failure_in(tx, claim, worker_id, started, event, herr)?
             }
         };

@@ -157,3 +157,25 @@ fn new_files_get_small_pages_and_existing_files_keep_theirs() {
     let ps: i64 = rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
     assert_eq!(ps, 4096);
 }
+
+#[test]
+fn checkpoints_run_in_the_background_and_no_commit_runs_one() {
+    let f = fixture();
+    f.plain_endpoint("p");
+    let c = f.raw();
+    let auto: i64 = c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap();
+    assert!(auto > 0, "a plain connection keeps SQLite's default");
+    let before = std::fs::metadata(&f.path).unwrap().len();
+    let body = vec![b'z'; 2048];
+    for i in 0..1500 {
+        let r = Receipt { dedupe_key: Some(format!("k{i}")), ..Receipt::new(&body) };
+        f.k.ingest("p", &r, TrustedOutcome::valid()).unwrap();
+    }
+    // the background checkpointer copies the frames into the database file while the handle
+    // stays open
+    let start = std::time::Instant::now();
+    while std::fs::metadata(&f.path).unwrap().len() < before + 3_000_000 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "no background checkpoint happened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
