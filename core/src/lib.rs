@@ -23,7 +23,7 @@ pub mod worker;
 pub use crate::admin::*;
 pub use crate::error::{Error, Result};
 pub use crate::knocker::{Knocker, Receipt, TrustedOutcome};
-pub use crate::metrics::{render_prometheus, EndpointMetrics, HistogramSnapshot, MetricsSnapshot};
+pub use crate::metrics::{render_prometheus, render_prometheus_gauges, EndpointMetrics, HistogramSnapshot, MetricsSnapshot};
 pub use crate::trace::TraceParent;
 pub use crate::model::*;
 pub use crate::options::*;

@@ -389,7 +389,14 @@ pub fn render_prometheus(m: &MetricsSnapshot) -> String {
         "From when an event became due (receipt, or its retry time) to its handled commit.",
         &m.enqueue_to_handled,
     );
-    let s = &m.stats;
+    out.push_str(&render_prometheus_gauges(&m.stats));
+    out
+}
+
+/// The gauge part of the exposition, from [`Knocker::stats`] alone (what the operator CLI prints
+/// with `knocker stats --prometheus`, e.g. for node_exporter's textfile collector).
+pub fn render_prometheus_gauges(s: &Stats) -> String {
+    let mut out = String::with_capacity(1024);
     header(&mut out, "knocker_events", "gauge", "Events in the file by endpoint and status.");
     for (ep, by) in &s.by_endpoint {
         for (st, n) in by {
