@@ -11,6 +11,7 @@ pub mod admin;
 pub mod error;
 mod ingress;
 pub mod knocker;
+pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod options;

@@ -187,6 +187,7 @@ impl Metrics {
             c.receipts[slot].fetch_add(1, Relaxed);
             if slot == R_INVALID {
                 c.count_error(code.unwrap_or("unknown"));
+                tracing::debug!(endpoint, error_code = code.unwrap_or("unknown"), "receipt rejected");
             }
         });
     }
@@ -427,6 +428,7 @@ impl Knocker {
         for (view, o) in views.iter().zip(outcomes) {
             if let Some((event, _)) = view {
                 self.inner.metrics.record_outcome(&event.endpoint, o, event.run_at_ms, now);
+                log_outcome(event, o, now);
             }
         }
     }
@@ -439,5 +441,20 @@ impl Knocker {
             self.inner.metrics.handler_duration.observe(Duration::from_millis((now - started_ms).max(0) as u64));
         }
         self.inner.metrics.record_outcome(&event.endpoint, o, event.run_at_ms, now);
+        log_outcome(event, o, now);
+    }
+}
+
+/// The log events of committed outcomes (see logs.rs); `attempt_count` is the attempt that ran.
+fn log_outcome(event: &crate::model::Event, o: &Outcome, now: i64) {
+    match o {
+        Outcome::Dead { error } => {
+            tracing::warn!(event_id = event.id, endpoint = %event.endpoint, attempt = event.attempt_count, error = %error, "event dead-lettered")
+        }
+        Outcome::Failed { error, run_at_ms } => tracing::info!(
+            event_id = event.id, endpoint = %event.endpoint, attempt = event.attempt_count, error = %error,
+            retry_in_ms = run_at_ms - now, "handler failed, retry scheduled"
+        ),
+        _ => {}
     }
 }

@@ -210,8 +210,13 @@ impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'
     }
 }
 
+/// Scoped subscribers on several test threads race in tracing's callsite-interest cache;
+/// the tests that install one run one at a time.
+static TRACING: Mutex<()> = Mutex::new(());
+
 #[test]
 fn traceparent_is_stored_and_parents_the_handler_span() {
+    let _serial = TRACING.lock().unwrap_or_else(|e| e.into_inner());
     use tracing_subscriber::layer::SubscriberExt;
     let f = fixture();
     f.plain_endpoint("p");
@@ -259,4 +264,22 @@ fn schema_v3_adds_a_nullable_traceparent_column() {
         .query_row("SELECT \"notnull\" FROM pragma_table_info('knocker_deliveries') WHERE name = 'traceparent'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(notnull, 0);
+}
+
+#[test]
+fn log_bridge_forwards_outcome_events() {
+    let _serial = TRACING.lock().unwrap_or_else(|e| e.into_inner());
+    let f = fixture();
+    f.plain_endpoint("p");
+    f.k.handle("p", None, Arc::new(|_: &Event, _: &HandlerTx<'_>| Err(HandlerError::Discard("poison".into()))));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g2 = got.clone();
+    let sub = knocker_core::logs::log_subscriber(tracing::Level::INFO, Arc::new(move |r: &knocker_core::logs::LogRecord| g2.lock().unwrap().push(r.clone())));
+    let id = f.ingest("p", b"x", Some("k")).event_id.unwrap();
+    tracing::subscriber::with_default(sub, || assert_eq!(f.k.drain(None).unwrap(), 1));
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0].level, got[0].message.as_str()), ("WARN", "event dead-lettered"));
+    assert!(got[0].fields.contains(&("event_id".to_string(), id.to_string())), "{got:?}");
+    assert!(got[0].fields.contains(&("error".to_string(), "poison".to_string())), "{got:?}");
 }
