@@ -14,7 +14,8 @@ use std::sync::Arc;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::{Event, Metadata, Subscriber};
+pub use tracing::Level;
 
 /// One forwarded log event.
 #[derive(Debug, Clone, PartialEq, Eq)]
