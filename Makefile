@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup test test-rust test-python demo bench clean
+.PHONY: help setup test test-rust test-python test-interop demo bench clean
 
 help:
 	@echo "make demo   - the main job end to end on a local SQLite file (demo.sqlite)"
@@ -18,7 +18,11 @@ setup:
 include bindings-python/Makefile.inc
 include bindings-node/Makefile.inc
 
-test: setup test-rust test-python test-node
+test: setup test-rust test-python test-node test-interop
+
+# One SQLite contract: Node receives and Python handles, and the reverse.
+test-interop: python-setup node-build
+	.venv/bin/python -m pytest -q tests/interop
 
 test-python: python-test
 

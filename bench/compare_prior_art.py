@@ -52,6 +52,7 @@ def run(py: str, args: list[str]) -> dict:
 
 ROWS = [
     ("ingest_seq", "per_s", "trusted ingest, one per call (/s)", False),
+    ("ingest_8_threads", "per_s", "trusted ingest, 8 threads (/s)", False),
     ("drain_worker", "per_s", "drain by one worker, no-op handler (/s)", False),
     ("receive_generic_hmac", "per_s", "verified receive, generic HMAC (/s)", False),
     ("receive_stripe", "per_s", "verified receive, Stripe (/s)", False),

@@ -56,6 +56,37 @@ def bench_ingest(d: str, n: int) -> dict:
     return {"n": n, "seconds": round(dt, 4), "per_s": round(n / dt, 1)}
 
 
+def bench_ingest_threads(d: str, n: int, threads: int) -> dict:
+    """`threads` threads share one handle and ingest n receipts in total (a threaded WSGI shape)."""
+    import threading
+
+    app = _open(os.path.join(d, "ingest-%d.db" % threads))
+    app.add_endpoint(name="bench", path="/bench")
+    body = b'{"id": "evt_%d", "type": "bench.event"}'
+    per = n // threads
+    errors: list = []
+    barrier = threading.Barrier(threads + 1)
+
+    def work(t: int) -> None:
+        barrier.wait()
+        try:
+            for i in range(per):
+                app.ingest(endpoint="bench", body=body % (t * per + i), provider_event_id="evt_%d_%d" % (t, i))
+        except Exception as e:  # the prior art may fail with "database is locked"
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for t in ts:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in ts:
+        t.join()
+    dt = time.perf_counter() - t0
+    _close(app)
+    return {"n": per * threads, "threads": threads, "seconds": round(dt, 4), "per_s": round(per * threads / dt, 1), "errors": errors[:3]}
+
+
 def bench_drain(d: str, n: int) -> dict:
     app = _open(os.path.join(d, "drain.db"))
     app.add_endpoint(name="bench", path="/bench")
@@ -159,6 +190,7 @@ def main() -> None:
             "python": platform.python_version(),
             "machine": f"{platform.machine()} {os.cpu_count()} cpus",
             "ingest_seq": bench_ingest(d, a.n),
+            "ingest_8_threads": bench_ingest_threads(d, a.n, 8),
             "drain_worker": bench_drain(d, a.n),
             "receive_generic_hmac": bench_receive(d, a.n, "hmac"),
             "receive_stripe": bench_receive(d, a.n, "stripe") if has_stripe else None,

@@ -188,6 +188,104 @@ fn list_series(dir: &tempfile::TempDir, events: usize) -> Value {
     v
 }
 
+#[derive(Debug)]
+struct FixedClock(i64);
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0
+    }
+}
+
+/// Verified receive through a curated provider vs trusted ingest of the same request, in the
+/// same handle: the request is the provider's conformance vector (signed by its official SDK),
+/// made a new identity each time with an explicit dedupe key, at the vector's clock.
+fn provider_series(dir: &tempfile::TempDir, provider: &str, n: usize) -> Value {
+    use base64::Engine as _;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/providers");
+    let text = std::fs::read_to_string(format!("{root}/{provider}/valid.json")).expect("vector");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let req = &v["request"];
+    let body = base64::engine::general_purpose::STANDARD.decode(req["body_b64"].as_str().unwrap()).unwrap();
+    let pairs = |key: &str| -> Pairs {
+        req[key].as_array().map(|a| a.iter().map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_str().unwrap().to_string())).collect()).unwrap_or_default()
+    };
+    let (headers, query) = (pairs("headers"), pairs("query"));
+    let url = req["url"].as_str().map(str::to_string);
+    let now_ms = v["now"].as_i64().unwrap() * 1000;
+    let path = temp_path(dir, &format!("provider-{provider}.sqlite"));
+    let k = Knocker::open_with(&path, Options { clock: Arc::new(FixedClock(now_ms)), ..Options::default() }).unwrap();
+    let mut cfg = EndpointConfig::new("verified", "/verified").provider(provider);
+    cfg.secrets = v["secrets"].as_array().unwrap().iter().map(|s| Secret::from(s.as_str().unwrap())).collect();
+    cfg.provider_options = v["options"].as_object().cloned().unwrap_or_default();
+    k.add_endpoint(cfg).unwrap();
+    k.add_endpoint(EndpointConfig::new("trusted", "/trusted")).unwrap();
+    let run = |verified: bool| -> (Duration, Vec<f64>) {
+        let mut lat = Vec::with_capacity(n);
+        let start = Instant::now();
+        for i in 0..n {
+            let r = Receipt {
+                method: req["method"].as_str().unwrap_or("POST"),
+                url: url.as_deref(),
+                headers: headers.clone(),
+                query: query.clone(),
+                body: &body,
+                dedupe_key: Some(format!("{verified}-{i}")),
+                ..Default::default()
+            };
+            let t = Instant::now();
+            let res = if verified { k.receive("verified", &r).unwrap() } else { k.ingest("trusted", &r, TrustedOutcome::valid()).unwrap() };
+            lat.push(t.elapsed().as_secs_f64() * 1e6);
+            assert_eq!(res.status_code, 204, "{provider}: {:?}", res.error_code);
+        }
+        (start.elapsed(), lat)
+    };
+    // The same with 4 concurrent callers (a web server's shape): verification runs outside the
+    // write lock, in parallel with other callers' commits.
+    let run_concurrent = |verified: bool| -> Duration {
+        let start = Instant::now();
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let (k, headers, query, body, url) = (&k, &headers, &query, &body, &url);
+                scope.spawn(move || {
+                    for i in 0..n / 4 {
+                        let r = Receipt {
+                            method: "POST",
+                            url: url.as_deref(),
+                            headers: headers.clone(),
+                            query: query.clone(),
+                            body,
+                            dedupe_key: Some(format!("c{verified}-{t}-{i}")),
+                            ..Default::default()
+                        };
+                        let res = if verified { k.receive("verified", &r).unwrap() } else { k.ingest("trusted", &r, TrustedOutcome::valid()).unwrap() };
+                        assert_eq!(res.status_code, 204);
+                    }
+                });
+            }
+        });
+        start.elapsed()
+    };
+    let ct = run_concurrent(false) + run_concurrent(false);
+    let cv = run_concurrent(true) + run_concurrent(true);
+    let concurrent_ratio = ct.as_secs_f64() / cv.as_secs_f64();
+    // interleave to share the machine's noise: trusted, verified, trusted, verified
+    let (t1, _) = run(false);
+    let (v1, lat_v) = run(true);
+    let (t2, lat_t) = run(false);
+    let (v2, _) = run(true);
+    let trusted_s = (t1 + t2).as_secs_f64() / 2.0;
+    let verified_s = (v1 + v2).as_secs_f64() / 2.0;
+    let mut out = summarize(&format!("verified receive ({provider})"), n, Duration::from_secs_f64(verified_s), lat_v, None);
+    let trusted = summarize(&format!("  trusted ingest, same request"), n, Duration::from_secs_f64(trusted_s), lat_t, None);
+    let ratio = trusted_s / verified_s;
+    println!("{:<34} verified/trusted throughput = {:.2} sequential, {:.2} with 4 concurrent callers", "", ratio, concurrent_ratio);
+    out["provider"] = json!(provider);
+    out["trusted_per_s"] = trusted["per_s"].clone();
+    out["verified_to_trusted"] = json!(ratio);
+    out["verified_to_trusted_4_callers"] = json!(concurrent_ratio);
+    out
+}
+
 /// `producers` threads each ingest `per` receipts (distinct identities) into one handle.
 fn concurrent_ingest(dir: &tempfile::TempDir, producers: usize, per: usize, bare: f64) -> Value {
     let k = open(dir, &format!("conc-{producers}.sqlite"));
@@ -308,6 +406,10 @@ fn main() {
     let verified = verified_series(&dir, &bodies, bare);
     let drain = drain_series(&k, args.n, bare);
     let list = list_series(&dir, args.list_events);
+    let providers: Vec<Value> = ["stripe", "standard-webhooks", "github", "twilio", "discord"]
+        .iter()
+        .map(|p| provider_series(&dir, p, args.n))
+        .collect();
     let mut concurrency = Vec::new();
     for producers in [1, 2, 4, 8, 16] {
         concurrency.push(concurrent_ingest(&dir, producers, args.n * 2 / producers.max(1), bare));
@@ -328,6 +430,7 @@ fn main() {
         "machine": machine,
         "body_bytes": BODY_BYTES,
         "series": [bare_v, bare_nockpt_v, ingest, dup, verified, drain, list],
+        "providers": providers,
         "concurrency": concurrency,
         "drain_batching": [drain_off, drain_on],
         "mixed": mixed,

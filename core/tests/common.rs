@@ -40,6 +40,8 @@ pub fn options(clock: &Arc<ManualClock>) -> Options {
     Options {
         clock: clock.clone(),
         retry: RetryPolicy { max_attempts: 3, backoff_base_s: 10.0, backoff_max_s: 100.0 },
+        // batches are bounded by wall time; keep them whole so tests do not depend on load
+        handler_batch_max_ms: 60_000,
         ..Options::default()
     }
 }

@@ -329,7 +329,7 @@ fn a_batch_commits_once_and_a_failing_handler_rolls_back_only_its_own_writes() {
     }));
     let claims = f.k.claim("w", 6).unwrap();
     let outcomes = f.k.process_batch(&claims, "w", None, &|| false).unwrap();
-    assert_eq!(outcomes.len(), 6, "the manual clock does not advance, so the batch never hits its time bound");
+    assert_eq!(outcomes.len(), 6, "the fixture's batch time bound is a minute, so the batch stays whole");
     assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Handled).count(), 5);
     assert!(matches!(outcomes[3], Outcome::Failed { .. }));
     assert_eq!(f.count("SELECT count(*) FROM orders"), 5, "the failing handler's write rolled back alone");
