@@ -11,14 +11,16 @@ help:
 	@echo "make demo   - the main job end to end on a local SQLite file (demo.sqlite)"
 	@echo "make test   - every test suite (Rust, Python, Node, docs)"
 	@echo "make bench  - benchmarks (release build), JSON in bench/results/"
+	@echo "make docs   - the documentation book (docs/book/index.html)"
 
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install the Rust toolchain (rustup)"; exit 1; }
 
 include bindings-python/Makefile.inc
 include bindings-node/Makefile.inc
+include docs/Makefile.inc
 
-test: setup test-rust test-python test-node test-interop
+test: setup test-rust test-python test-node test-interop docs-test
 
 # One SQLite contract: Node receives and Python handles, and the reverse.
 test-interop: python-setup node-build
@@ -28,7 +30,7 @@ test-python: python-test
 
 test-rust:
 	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --doc -- --skip book::
 
 KNOCKER_CLI = $(CARGO) run -q -p knocker --bin knocker -- --db demo.sqlite
 

@@ -52,12 +52,19 @@ fn to_py_err(py: Python<'_>, e: kc::Error) -> PyErr {
         "busy" => "BusyError",
         "closed" => "ClosedError",
         "lease_lost" => "LeaseLostError",
+        "wal_replaced" => "WalReplacedError",
+        "database_missing" => "DatabaseMissingError",
         _ => "StorageError",
     };
     let msg = e.to_string();
+    let code = e.code();
     match errors_module(py).and_then(|m| m.getattr(class)) {
-        Ok(cls) => match cls.downcast::<PyType>() {
-            Ok(t) => PyErr::from_type_bound(t.clone(), (msg,)),
+        // The instance carries core's exact code, also for codes that share a class.
+        Ok(cls) => match cls.call1((msg.clone(),)) {
+            Ok(instance) => {
+                let _ = instance.setattr("code", code);
+                PyErr::from_value_bound(instance)
+            }
             Err(_) => PyRuntimeError::new_err(msg),
         },
         Err(_) => PyRuntimeError::new_err(msg),
@@ -629,7 +636,8 @@ impl PyKnocker {
     #[new]
     #[pyo3(signature = (path, *, busy_timeout_ms=None, synchronous=None, visibility_timeout_s=None,
         max_attempts=None, backoff_base_s=None, backoff_max_s=None, claim_batch=None, max_readers=None,
-        max_body_bytes=None, idle_poll_ms=None, clock=None))]
+        max_body_bytes=None, idle_poll_ms=None, clock=None, handler_batch=None, handler_batch_max_ms=None,
+        actor=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -645,6 +653,9 @@ impl PyKnocker {
         max_body_bytes: Option<usize>,
         idle_poll_ms: Option<u64>,
         clock: Option<Py<PyAny>>,
+        handler_batch: Option<u32>,
+        handler_batch_max_ms: Option<u64>,
+        actor: Option<String>,
     ) -> PyResult<Self> {
         let mut o = kc::Options::default();
         if let Some(v) = busy_timeout_ms {
@@ -683,9 +694,41 @@ impl PyKnocker {
         if let Some(c) = clock {
             o.clock = Arc::new(PyClock(c));
         }
+        if let Some(v) = handler_batch {
+            o.handler_batch = v;
+        }
+        if let Some(v) = handler_batch_max_ms {
+            o.handler_batch_max_ms = v;
+        }
         let path = path.to_string();
         let k = py.allow_threads(move || kc::Knocker::open_with(&path, o)).py(py)?;
+        let k = match actor {
+            Some(a) => k.with_actor(&a),
+            None => k,
+        };
         Ok(PyKnocker { k })
+    }
+
+    /// Runs app SQL (schema set-up) on Knocker's own writer connection, in one transaction.
+    fn execute_batch(&self, py: Python<'_>, sql: String) -> PyResult<()> {
+        py.allow_threads(|| self.k.execute_batch(&sql)).py(py)
+    }
+
+    /// Operator audit rows, newest first: (id, action, actor, executed_at, target_kind, affected, ids, filters_json).
+    #[pyo3(signature = (action=None, since=None, limit=50))]
+    fn list_operator_audits(
+        &self,
+        py: Python<'_>,
+        action: Option<String>,
+        since: Option<i64>,
+        limit: i64,
+    ) -> PyResult<Vec<(i64, String, String, i64, String, i64, Vec<i64>, String)>> {
+        let f = kc::OperatorAuditFilter { action, since, limit };
+        let rows = py.allow_threads(|| self.k.list_operator_audits(&f)).py(py)?;
+        Ok(rows
+            .into_iter()
+            .map(|a| (a.id, a.action, a.actor, a.executed_at, a.target_kind, a.affected, a.ids, a.filters_json))
+            .collect())
     }
 
     #[getter]

@@ -341,3 +341,28 @@ pub mod testing {
         mac.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
+
+/// The Rust code blocks of the book (`docs/src`), compiled and run as doc tests:
+/// `cargo test -p knocker --doc book::` (part of `make docs-test`). `docs/tools/snippets.py`
+/// fails when a page with Rust blocks is missing here.
+#[cfg(doctest)]
+pub mod book {
+    #[doc = include_str!("../../docs/src/quickstart/rust.md")]
+    pub mod quickstart_rust {}
+    #[doc = include_str!("../../docs/src/recipes/rust.md")]
+    pub mod recipes_rust {}
+    #[doc = include_str!("../../docs/src/ingress/generic-hmac.md")]
+    pub mod ingress_generic_hmac {}
+    #[doc = include_str!("../../docs/src/ingress/rotation.md")]
+    pub mod ingress_rotation {}
+    #[doc = include_str!("../../docs/src/ingress/custom-providers.md")]
+    pub mod ingress_custom_providers {}
+    #[doc = include_str!("../../docs/src/rust/operator-surface.md")]
+    pub mod rust_operator_surface {}
+    #[doc = include_str!("../../docs/src/rust/runbook.md")]
+    pub mod rust_runbook {}
+    #[doc = include_str!("../../docs/src/rust/retention.md")]
+    pub mod rust_retention {}
+    #[doc = include_str!("../../docs/src/rust/worker.md")]
+    pub mod rust_worker {}
+}

@@ -223,6 +223,8 @@ pub(crate) struct Inner {
     pub endpoint_rows: RwLock<HashMap<String, EndpointRow>>,
     /// Receipts waiting for the next group commit (see `ingress.rs`).
     pub ingest_queue: Mutex<Vec<Arc<crate::ingress::PendingReceipt>>>,
+    /// The background checkpointer; `close` wakes and joins it before closing the writer.
+    pub checkpointer: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub worker_registry: WorkerRegistry,
     pub closed: AtomicBool,
     pub token_counter: AtomicU64,
@@ -291,6 +293,7 @@ impl Knocker {
             wal_guard: WalGuard::new(path),
             endpoint_rows: RwLock::new(HashMap::new()),
             ingest_queue: Mutex::new(Vec::new()),
+            checkpointer: Mutex::new(None),
             worker_registry: WorkerRegistry::default(),
             closed: AtomicBool::new(false),
             token_counter: AtomicU64::new(0),
@@ -334,11 +337,20 @@ impl Knocker {
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
         self.inner.notify.bump();
-        if let Ok(mut w) = self.inner.writer.lock() {
-            w.take();
+        // Stop the checkpointer first, so that the writer is the last connection to close: SQLite
+        // then checkpoints the WAL into the file and removes it, leaving one self-contained file.
+        let checkpointer = self.inner.checkpointer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = checkpointer {
+            handle.thread().unpark();
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
         }
         self.inner.readers.clear();
         self.inner.workers.clear();
+        if let Ok(mut w) = self.inner.writer.lock() {
+            w.take();
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -1149,10 +1161,10 @@ fn spawn_checkpointer(inner: &Arc<Inner>, settings: ConnSettings) {
     }
     let weak = Arc::downgrade(inner);
     let path = inner.path.clone();
-    let _ = std::thread::Builder::new().name("knocker-checkpoint".into()).spawn(move || {
+    let spawned = std::thread::Builder::new().name("knocker-checkpoint".into()).spawn(move || {
         let Ok(conn) = storage::open_connection(&path, settings) else { return };
         loop {
-            std::thread::sleep(std::time::Duration::from_millis(CHECKPOINT_INTERVAL_MS));
+            std::thread::park_timeout(std::time::Duration::from_millis(CHECKPOINT_INTERVAL_MS));
             let Some(inner) = weak.upgrade() else { return };
             if inner.closed.load(Ordering::SeqCst) {
                 return;
@@ -1163,6 +1175,9 @@ fn spawn_checkpointer(inner: &Arc<Inner>, settings: ConnSettings) {
             }
         }
     });
+    if let Ok(handle) = spawned {
+        *inner.checkpointer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    }
 }
 
 fn call_key_fn(f: &KeyFn, request: &Request<'_>) -> Option<String> {

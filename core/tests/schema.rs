@@ -179,3 +179,17 @@ fn checkpoints_run_in_the_background_and_no_commit_runs_one() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn close_leaves_one_self_contained_file() {
+    let f = fixture();
+    f.plain_endpoint("p");
+    for i in 0..50 {
+        f.ingest("p", b"x", Some(&format!("k{i}")));
+    }
+    f.k.list_events(&EventFilter::default()).unwrap(); // a reader connection in the pool
+    f.k.close();
+    assert!(!std::path::Path::new(&format!("{}-wal", f.path)).exists(), "WAL checkpointed and removed at close");
+    let n: i64 = rusqlite::Connection::open(&f.path).unwrap().query_row("SELECT count(*) FROM knocker_events", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 50);
+}

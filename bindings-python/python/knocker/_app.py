@@ -22,6 +22,7 @@ from .models import (
     Histogram,
     IngestResult,
     Metrics,
+    OperatorAudit,
     Provider,
     ProviderRequest,
     PruneAudit,
@@ -219,6 +220,9 @@ class Knocker:
         max_body_bytes: Optional[int] = None,
         idle_poll_ms: Optional[int] = None,
         clock: Optional[Callable[[], float]] = None,
+        handler_batch: Optional[int] = None,
+        handler_batch_max_ms: Optional[int] = None,
+        actor: Optional[str] = None,
     ) -> None:
         self.db_path = os.fspath(db_path)
         if not isinstance(queue_name, str) or not queue_name:
@@ -237,6 +241,9 @@ class Knocker:
             max_body_bytes=max_body_bytes,
             idle_poll_ms=idle_poll_ms,
             clock=clock,
+            handler_batch=handler_batch,
+            handler_batch_max_ms=handler_batch_max_ms,
+            actor=actor,
         )
         self.max_attempts: int = self._native.options()["max_attempts"]
         _warn_if_sqlite_not_shared()
@@ -296,6 +303,8 @@ class Knocker:
         backoff_max_s: Optional[float] = None,
         verification_required: Optional[bool] = None,
         body_hash_dedupe: bool = False,
+        dedupe_key: Any = UNSET,
+        event_type_key: Any = UNSET,
     ) -> None:
         """Adds or updates an endpoint (persisted: name, path, provider, enabled, policy; kept in
         this process only: secrets, options and key functions).
@@ -333,7 +342,7 @@ class Knocker:
             if not isinstance(provider_options, Mapping):
                 raise ArgumentTypeError("provider_options must be a dict")
             options = dict(provider_options)
-        for label, fn in (("delivery_key", delivery_key), ("event_key", event_key)):
+        for label, fn in (("delivery_key", delivery_key), ("event_key", event_key), ("dedupe_key", dedupe_key), ("event_type_key", event_type_key)):
             if fn is not UNSET and fn is not None and not callable(fn):
                 raise ArgumentTypeError(f"{label} must be callable (request) -> str | None, or None")
         self._native.add_endpoint(
@@ -351,6 +360,8 @@ class Knocker:
             body_hash_dedupe=bool(body_hash_dedupe),
             event_key=None if event_key is UNSET else event_key,
             delivery_key=None if delivery_key is UNSET else delivery_key,
+            dedupe_key=None if dedupe_key is UNSET else dedupe_key,
+            event_type_key=None if event_type_key is UNSET else event_type_key,
         )
 
     def endpoint(self, name: str, *, path: str, **kwargs: Any) -> Endpoint:
@@ -529,6 +540,20 @@ class Knocker:
             live = 0 if k == "prune_events" else None
             out.append(PruneAudit(id_, k, self._queue_name, executed_at, ev, dl, at, live, summary))
         return out
+
+    def list_operator_audits(self, *, action: Optional[str] = None, since: Optional[int] = None, limit: int = 50) -> List["OperatorAudit"]:
+        """Operator audit rows (who did what, when, to which ids), newest first."""
+        rows = self._native.list_operator_audits(
+            action, _opt_int("since", since, "since must be an integer timestamp"), _int_arg("limit", limit)
+        )
+        return [OperatorAudit(i, a, actor, at, kind, n, tuple(ids), f) for (i, a, actor, at, kind, n, ids, f) in rows]
+
+    def execute_batch(self, sql: str) -> None:
+        """Runs app SQL (for example your own schema) on Knocker's writer connection in one
+        transaction — the safe way to touch Knocker's file from this process outside handlers."""
+        if not isinstance(sql, str):
+            raise ArgumentTypeError("sql must be a str")
+        self._native.execute_batch(sql)
 
     def stats(self) -> Stats:
         """Counts by status and endpoint, claimable depth, oldest claimable age, dead count."""

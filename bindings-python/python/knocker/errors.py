@@ -24,6 +24,8 @@ __all__ = [
     "ClosedError",
     "StorageError",
     "LeaseLostError",
+    "WalReplacedError",
+    "DatabaseMissingError",
     "SQLiteSharingWarning",
     "Retry",
     "Discard",
@@ -109,6 +111,19 @@ class LeaseLostError(KnockerError, RuntimeError):
     """A worker's lease was taken over; nothing it did was committed."""
 
     code = "lease_lost"
+
+
+class WalReplacedError(StorageError):
+    """Another SQLite library in this process deleted the WAL while this call committed: the
+    commit may be lost, so answer 5xx and let the sender retry (Knocker reopened its connections)."""
+
+    code = "wal_replaced"
+
+
+class DatabaseMissingError(KnockerError, FileNotFoundError):
+    """The database file does not exist (operator tools never create one)."""
+
+    code = "database_missing"
 
 
 class SQLiteSharingWarning(RuntimeWarning):

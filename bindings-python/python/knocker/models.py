@@ -198,6 +198,21 @@ class PruneAudit:
 
 
 @dataclass(frozen=True)
+class OperatorAudit:
+    """One operator mutation (ignore, replay, requeue, replay_delivery, bulk actions, prunes),
+    recorded with its actor in the same transaction."""
+
+    id: int
+    action: str
+    actor: str
+    executed_at: int
+    target_kind: str
+    affected: int
+    ids: Tuple[int, ...]
+    filters_json: str
+
+
+@dataclass(frozen=True)
 class WorkerState:
     """A local, non-durable snapshot of one worker loop of this handle."""
 
