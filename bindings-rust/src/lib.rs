@@ -365,4 +365,6 @@ pub mod book {
     pub mod rust_retention {}
     #[doc = include_str!("../../docs/src/rust/worker.md")]
     pub mod rust_worker {}
+    #[doc = include_str!("../../docs/src/rust/observability.md")]
+    pub mod rust_observability {}
 }
