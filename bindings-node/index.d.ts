@@ -4,11 +4,12 @@ import type {
   OpenOptions, ReceiveResult, JsEvent, JsDelivery, JsAttempt, EventFilter, DeliveryFilter,
   AuditFilter, PruneEventsArgs, PruneOrphansArgs, PruneEventsResult, PruneDeliveriesResult,
   PruneAudit, Stats, WorkerState, RetentionPolicy, RetentionPass, ProviderInfo, VectorVerdict,
-  VerifyRequest, Metrics, EndpointMetrics, Histogram, LogRecord,
+  VerifyRequest, OperatorAudit, OperatorAuditFilter, Metrics, EndpointMetrics, Histogram, LogRecord,
 } from './native'
 
 export type {
   OpenOptions, ReceiveResult, EventFilter, DeliveryFilter, AuditFilter, PruneEventsArgs,
+  OperatorAudit, OperatorAuditFilter,
   PruneOrphansArgs, PruneEventsResult, PruneDeliveriesResult, PruneAudit, Stats, WorkerState,
   RetentionPolicy, RetentionPass, ProviderInfo, VectorVerdict, VerifyRequest, Metrics, EndpointMetrics,
   Histogram, LogRecord,
@@ -163,6 +164,8 @@ export declare class Knocker {
   pruneEvents(args: PruneEventsArgs): PruneEventsResult
   pruneOrphanDeliveries(args: PruneOrphansArgs): PruneDeliveriesResult
   listPruneAudits(filter?: AuditFilter): PruneAudit[]
+  listOperatorAudits(filter?: OperatorAuditFilter): OperatorAudit[]
+  executeBatch(sql: string): void
   runRetentionPass(policy: RetentionPolicy): Promise<RetentionPass>
   runRetention(policy: RetentionPolicy, opts?: { signal?: AbortSignal; onError?: (e: KnockerError) => void }): Promise<number>
   handle(key: HandlerKey, handler: SyncHandler | AsyncHandler): typeof handler

@@ -422,6 +422,17 @@ class Knocker {
     return call(() => this._n.listPruneAudits(filter ?? {}))
   }
 
+  /** Operator audit rows (who did what, when, to which ids), newest first. {action, since, limit = 50} */
+  listOperatorAudits(filter = {}) {
+    return call(() => this._n.listOperatorAudits(filter ?? {}))
+  }
+
+  /** Runs app SQL (e.g. your own schema) on Knocker's writer connection in one transaction: the
+   * safe way to touch Knocker's file from this process outside handlers. */
+  executeBatch(sql) {
+    return call(() => this._n.executeBatch(sql))
+  }
+
   /** One retention pass now (skipped, `ran: false`, when another process holds the lease). */
   runRetentionPass(policy) {
     try {

@@ -42,6 +42,10 @@ export declare class NativeKnocker {
   replayDelivery(deliveryId: number): void
   pruneEvents(a: PruneEventsArgs): PruneEventsResult
   pruneOrphanDeliveries(a: PruneOrphansArgs): PruneDeliveriesResult
+  /** Operator audit rows, newest first. */
+  listOperatorAudits(f?: OperatorAuditFilter | undefined | null): Array<OperatorAudit>
+  /** Runs app SQL (schema set-up) on Knocker's own writer connection, in one transaction. */
+  executeBatch(sql: string): void
   listPruneAudits(f?: AuditFilter | undefined | null): Array<PruneAudit>
   validateRetention(policy: RetentionPolicy): void
   /** One retention pass off the JS thread (the facade's runRetention repeats it). */
@@ -285,6 +289,32 @@ export interface OpenOptions {
   maxReaders?: number
   maxBodyBytes?: number
   idlePollMs?: number
+  /** Handlers per worker transaction (1: one commit per event). */
+  handlerBatch?: number
+  /** A handler batch stops taking events after this long. */
+  handlerBatchMaxMs?: number
+  /** Who operator actions through this handle are audited as (default "app"). */
+  actor?: string
+}
+
+/** One operator mutation, with who did it. */
+export interface OperatorAudit {
+  id: number
+  /** ignore | replay | requeue | replay_delivery | bulk_* | prune_events | prune_orphan_deliveries | import */
+  action: string
+  actor: string
+  executedAt: number
+  /** event | delivery */
+  targetKind: string
+  affected: number
+  ids: Array<number>
+  filtersJson: string
+}
+
+export interface OperatorAuditFilter {
+  action?: string
+  since?: number
+  limit?: number
 }
 
 /** What one processed claim did. */

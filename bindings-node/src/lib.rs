@@ -183,6 +183,12 @@ pub struct OpenOptions {
     pub max_readers: Option<u32>,
     pub max_body_bytes: Option<f64>,
     pub idle_poll_ms: Option<u32>,
+    /// Handlers per worker transaction (1: one commit per event).
+    pub handler_batch: Option<u32>,
+    /// A handler batch stops taking events after this long.
+    pub handler_batch_max_ms: Option<u32>,
+    /// Who operator actions through this handle are audited as (default "app").
+    pub actor: Option<String>,
 }
 
 #[napi(object)]
@@ -452,6 +458,28 @@ pub struct DeliveryFilter {
     pub endpoint: Option<String>,
     pub signature_valid: Option<bool>,
     pub orphaned: Option<bool>,
+    pub since: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// One operator mutation, with who did it.
+#[napi(object)]
+pub struct OperatorAudit {
+    pub id: i64,
+    /// ignore | replay | requeue | replay_delivery | bulk_* | prune_events | prune_orphan_deliveries | import
+    pub action: String,
+    pub actor: String,
+    pub executed_at: i64,
+    /// event | delivery
+    pub target_kind: String,
+    pub affected: i64,
+    pub ids: Vec<i64>,
+    pub filters_json: String,
+}
+
+#[napi(object)]
+pub struct OperatorAuditFilter {
+    pub action: Option<String>,
     pub since: Option<i64>,
     pub limit: Option<i64>,
 }
@@ -1122,7 +1150,17 @@ impl NativeKnocker {
         if let Some(v) = o.idle_poll_ms {
             opts.idle_poll_ms = v as u64;
         }
+        if let Some(v) = o.handler_batch {
+            opts.handler_batch = v;
+        }
+        if let Some(v) = o.handler_batch_max_ms {
+            opts.handler_batch_max_ms = v as u64;
+        }
         let k = Knocker::open_with(&path, opts).map_err(kerr)?;
+        let k = match &o.actor {
+            Some(a) => k.with_actor(a),
+            None => k,
+        };
         Ok(NativeKnocker { k, js_endpoints: Mutex::new(HashSet::new()), js_providers: Mutex::new(HashSet::new()) })
     }
 
@@ -1323,6 +1361,35 @@ impl NativeKnocker {
     pub fn prune_orphan_deliveries(&self, a: PruneOrphansArgs) -> Result<PruneDeliveriesResult> {
         let p = core::PruneOrphans { older_than: a.older_than, limit: a.limit.unwrap_or(100), dry_run: a.dry_run.unwrap_or(false) };
         self.k.prune_orphan_deliveries(&p).map(Into::into).map_err(kerr)
+    }
+
+    /// Operator audit rows, newest first.
+    #[napi]
+    pub fn list_operator_audits(&self, f: Option<OperatorAuditFilter>) -> Result<Vec<OperatorAudit>> {
+        let f = f.unwrap_or(OperatorAuditFilter { action: None, since: None, limit: None });
+        let filter = core::OperatorAuditFilter { action: f.action, since: f.since, limit: f.limit.unwrap_or(50) };
+        Ok(self
+            .k
+            .list_operator_audits(&filter)
+            .map_err(kerr)?
+            .into_iter()
+            .map(|a| OperatorAudit {
+                id: a.id,
+                action: a.action,
+                actor: a.actor,
+                executed_at: a.executed_at,
+                target_kind: a.target_kind,
+                affected: a.affected,
+                ids: a.ids,
+                filters_json: a.filters_json,
+            })
+            .collect())
+    }
+
+    /// Runs app SQL (schema set-up) on Knocker's own writer connection, in one transaction.
+    #[napi]
+    pub fn execute_batch(&self, sql: String) -> Result<()> {
+        self.k.execute_batch(&sql).map_err(kerr)
     }
 
     #[napi]

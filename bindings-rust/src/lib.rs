@@ -48,7 +48,7 @@ use std::time::Duration;
 pub mod cli;
 
 pub use knocker_core::{
-    provider, AuditFilter, Attempt, Claim, Delivery, DeliveryFilter, EndpointConfig as Endpoint, Error, Event,
+    provider, AuditFilter, Attempt, BulkAction, BulkResult, Claim, OperatorAudit, OperatorAuditFilter, Delivery, DeliveryFilter, EndpointConfig as Endpoint, Error, Event,
     EventFilter, HandlerError, IngestResult, Outcome, Pairs, PruneAudit, PruneDeliveriesResult, PruneEvents,
     PruneEventsResult, PruneOrphans, Result, MetricsSnapshot, EndpointMetrics, HistogramSnapshot, TraceParent, RetentionPass, RetentionPolicy, RetryPolicy, Secret, SqlValue, Stats,
     Status, StopSignal, Synchronous, TrustedOutcome, WorkerOptions, WorkerState, SCHEMA_VERSION,
@@ -156,6 +156,13 @@ impl Builder {
     /// Events claimed per claim transaction.
     pub fn claim_batch(mut self, n: u32) -> Self {
         self.options.claim_batch = n;
+        self
+    }
+    /// Handlers per worker transaction, each in its own SAVEPOINT (1: one commit per event), and
+    /// the time after which a batch stops taking more events.
+    pub fn handler_batch(mut self, n: u32, max: Duration) -> Self {
+        self.options.handler_batch = n;
+        self.options.handler_batch_max_ms = max.as_millis() as u64;
         self
     }
     /// Largest stored body for endpoints that do not set their own.
@@ -307,9 +314,31 @@ impl Knocker {
         self.core.list_prune_audits(filter)
     }
     /// Runs retention passes every `policy.interval_s` until `stop` is set; one process at a
-    /// time per interval across the file.
-    pub fn run_retention(&self, policy: &RetentionPolicy, stop: &StopSignal) -> Result<()> {
-        self.core.run_retention(policy, stop, |_| {})
+    /// time per interval across the file. A failed pass is passed to `on_error` and returned.
+    pub fn run_retention(&self, policy: &RetentionPolicy, stop: &StopSignal, on_error: impl FnMut(&Error)) -> Result<()> {
+        self.core.run_retention(policy, stop, on_error)
+    }
+    /// One retention pass now, unless another process holds the file-wide retention lease
+    /// (`ran == false` then).
+    pub fn run_retention_pass(&self, policy: &RetentionPolicy) -> Result<RetentionPass> {
+        self.core.run_retention_pass(policy, &format!("rust-{}", std::process::id()))
+    }
+    /// A clone whose operator actions are audited as done by `actor` (`"cli:alice"`, `"admin-ui"`).
+    pub fn with_actor(&self, actor: &str) -> Knocker {
+        Knocker { core: self.core.with_actor(actor) }
+    }
+    /// Operator audit rows (who did what, when, to which ids), newest first.
+    pub fn list_operator_audits(&self, filter: &OperatorAuditFilter) -> Result<Vec<OperatorAudit>> {
+        self.core.list_operator_audits(filter)
+    }
+    /// `ignore`, `replay` or `requeue` every event matching `filter` (oldest first, up to
+    /// `filter.limit`) in one transaction with one audit row; `dry_run` only lists the ids.
+    pub fn bulk(&self, action: BulkAction, filter: &EventFilter, dry_run: bool) -> Result<BulkResult> {
+        self.core.bulk(action, filter, dry_run)
+    }
+    /// The curated provider catalogue (name, version, algorithm, options, docs).
+    pub fn provider_catalogue() -> Vec<provider::ProviderInfo> {
+        knocker_core::Knocker::provider_catalogue()
     }
     /// Queue health.
     pub fn stats(&self) -> Result<Stats> {
