@@ -4,15 +4,20 @@ import type {
   OpenOptions, ReceiveResult, JsEvent, JsDelivery, JsAttempt, EventFilter, DeliveryFilter,
   AuditFilter, PruneEventsArgs, PruneOrphansArgs, PruneEventsResult, PruneDeliveriesResult,
   PruneAudit, Stats, WorkerState, RetentionPolicy, RetentionPass, ProviderInfo, VectorVerdict,
-  VerifyRequest, OperatorAudit, OperatorAuditFilter,
+  VerifyRequest, OperatorAudit, OperatorAuditFilter, Metrics, EndpointMetrics, Histogram, LogRecord,
 } from './native'
 
 export type {
   OpenOptions, ReceiveResult, EventFilter, DeliveryFilter, AuditFilter, PruneEventsArgs,
   OperatorAudit, OperatorAuditFilter,
   PruneOrphansArgs, PruneEventsResult, PruneDeliveriesResult, PruneAudit, Stats, WorkerState,
-  RetentionPolicy, RetentionPass, ProviderInfo, VectorVerdict, VerifyRequest,
+  RetentionPolicy, RetentionPass, ProviderInfo, VectorVerdict, VerifyRequest, Metrics, EndpointMetrics,
+  Histogram, LogRecord,
 }
+
+/** `open()` options: the native ones plus `onLog`, called with every core log event (also
+ * published on `diagnostics_channel.channel('knocker')`). */
+export type KnockerOptions = OpenOptions & { onLog?: (record: LogRecord) => void }
 export type Event = JsEvent
 export type Delivery = JsDelivery
 export type Attempt = JsAttempt
@@ -130,7 +135,7 @@ export declare class Discard extends Error {
 }
 
 export declare class Knocker {
-  constructor(path: string, options?: OpenOptions)
+  constructor(path: string, options?: KnockerOptions)
   readonly path: string
   readonly closed: boolean
   close(): void
@@ -148,6 +153,10 @@ export declare class Knocker {
   listDeliveries(filter?: DeliveryFilter): Delivery[]
   listAttempts(eventId: number): Attempt[]
   stats(): Stats
+  /** Counters and histograms of this handle (process-local) plus the file's gauges. */
+  metrics(): Metrics
+  /** Prometheus text exposition (0.0.4) of `metrics()`. */
+  prometheusText(): string
   ignore(eventId: number): void
   replay(eventId: number): void
   requeue(eventId: number): void
@@ -167,7 +176,7 @@ export declare class Knocker {
   workerStates(): WorkerState[]
 }
 
-export declare function open(path: string, options?: OpenOptions): Knocker
+export declare function open(path: string, options?: KnockerOptions): Knocker
 export declare function providerCatalogue(): ProviderInfo[]
 /** Test helper: a curated provider's verdict at an injected time (conformance vectors). */
 export declare function verifyVector(v: {

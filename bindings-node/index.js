@@ -9,6 +9,22 @@ const { setImmediate: immediate } = require('node:timers/promises')
 
 const { NativeKnocker } = native
 
+// Core log events: published on the diagnostics_channel `knocker` and passed to every open
+// handle's `onLog` option. The native bridge is installed once per process.
+const diagnosticsChannel = require('node:diagnostics_channel')
+const logChannel = diagnosticsChannel.channel('knocker')
+const logListeners = new Set()
+native.installLogBridge((record) => {
+  if (logChannel.hasSubscribers) logChannel.publish(record)
+  for (const fn of logListeners) {
+    try {
+      fn(record)
+    } catch {
+      // a throwing listener must not break the others
+    }
+  }
+})
+
 /** Every error Knocker raises. `code` is stable (knocker-core's Error::code). */
 class KnockerError extends Error {
   constructor(code, message, options) {
@@ -200,7 +216,11 @@ class Knocker {
    */
   constructor(path, options = {}) {
     if (typeof path !== 'string' || path === '') throw invalid('path must be a non-empty string')
-    this._n = call(() => new NativeKnocker(path, options ?? {}))
+    const { onLog, ...nativeOptions } = options ?? {}
+    if (onLog !== undefined && typeof onLog !== 'function') throw invalid('onLog must be a function')
+    this._n = call(() => new NativeKnocker(path, nativeOptions))
+    this._onLog = onLog
+    if (onLog) logListeners.add(onLog)
     this._handlers = new Map()
     this._asyncKeys = new Set()
     this._providers = new Map()
@@ -223,6 +243,7 @@ class Knocker {
 
   /** Closes the file. Running workers stop at their next step. Idempotent. */
   close() {
+    if (this._onLog) logListeners.delete(this._onLog)
     this._n.close()
     this._handlers.clear()
     this._asyncKeys.clear()
@@ -353,6 +374,17 @@ class Knocker {
   /** Counts by status and endpoint, claimable, oldestClaimableAgeS, dead. */
   stats() {
     return call(() => this._n.stats())
+  }
+
+  /** Counters and histograms of this handle (process-local) plus the file's gauges (`stats`). */
+  metrics() {
+    return call(() => this._n.metrics())
+  }
+
+  /** The Prometheus text exposition (0.0.4) of `metrics()`; serve it as
+   * `text/plain; version=0.0.4` from `/metrics`. */
+  prometheusText() {
+    return call(() => this._n.prometheusText())
   }
 
   // --- operator actions ----------------------------------------------------------------------

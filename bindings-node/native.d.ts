@@ -51,6 +51,9 @@ export declare class NativeKnocker {
   /** One retention pass off the JS thread (the facade's runRetention repeats it). */
   retentionPassAsync(policy: RetentionPolicy, owner: string): Promise<RetentionPass>
   stats(): Stats
+  metrics(): Metrics
+  /** The Prometheus text exposition (0.0.4) of `metrics()`. */
+  prometheusText(): string
   providerVersions(): Record<string, string>
   /** Registers the key with core's handler registry (the JS function stays in the facade). */
   handle(endpoint: string, eventType?: string | undefined | null): void
@@ -89,6 +92,18 @@ export interface DeliveryFilter {
   limit?: number
 }
 
+/** Process-local counters of one endpoint (since this handle was opened). */
+export interface EndpointMetrics {
+  /** By outcome: created, duplicate, invalid, too_large, disabled, handshake. */
+  receipts: Record<string, number>
+  /** Invalid (401) receipts by error code (signature_mismatch, ...). */
+  invalidByErrorCode: Record<string, number>
+  /** Committed handler attempts by outcome: handled, failed, dead, skipped. */
+  handlerAttempts: Record<string, number>
+  deadLetters: number
+  retries: number
+}
+
 export interface EventFilter {
   status?: string
   endpoint?: string
@@ -107,6 +122,19 @@ export interface HandlerResult {
   message?: string
   afterS?: number
 }
+
+/** A fixed-bucket histogram: cumulative `[upperBoundSeconds, count]` pairs, count, sum. */
+export interface Histogram {
+  buckets: Array<Array<number>>
+  count: number
+  sumS: number
+}
+
+/**
+ * Routes Knocker's core log events to `callback` on the JS thread (asynchronously, without
+ * keeping the process alive). Once per process; returns false when already installed.
+ */
+export declare function installLogBridge(callback: (record: LogRecord) => void): boolean
 
 export interface JsAttempt {
   id: number
@@ -157,6 +185,8 @@ export interface JsDelivery {
   errorCode: string | null
   secretIndex: number | null
   statusCode: number
+  /** W3C trace context (`traceparent` header) the request arrived with, if valid. */
+  traceparent: string | null
 }
 
 /** An event as stored (the row is the job). */
@@ -186,6 +216,28 @@ export interface JsEvent {
   lastError: string | null
   replayDeliveryId: number | null
   leaseOwner: string | null
+  /** W3C trace context (`traceparent` header) of the delivery this run sees, if it had one. */
+  traceparent: string | null
+}
+
+/** One core log event (see `installLogBridge`). */
+export interface LogRecord {
+  /** ERROR, WARN, INFO, DEBUG or TRACE. */
+  level: string
+  target: string
+  message: string
+  fields: Record<string, string>
+}
+
+/** `metrics()`: counters and histograms of this handle plus the file's gauges (`stats`). */
+export interface Metrics {
+  endpoints: Record<string, EndpointMetrics>
+  unknownEndpointReceipts: number
+  receiveErrors: number
+  receiveDuration: Histogram
+  handlerDuration: Histogram
+  enqueueToHandled: Histogram
+  stats: Stats
 }
 
 export interface NativeEndpoint {

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeKnocker = nativeBinding.NativeKnocker
+module.exports.installLogBridge = nativeBinding.installLogBridge
 module.exports.nowUnixMs = nativeBinding.nowUnixMs
 module.exports.providerCatalogue = nativeBinding.providerCatalogue
 module.exports.txExecute = nativeBinding.txExecute

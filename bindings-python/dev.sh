@@ -25,8 +25,8 @@ ensure_libsqlite3_dev() {
 setup() {
   ensure_libsqlite3_dev
   if [ ! -x "$VENV/bin/python" ]; then "$PYTHON" -m venv "$VENV"; fi
-  if ! "$VENV/bin/python" -c "import maturin, pytest, mypy" 2>/dev/null; then
-    "$VENV/bin/pip" install -q --disable-pip-version-check maturin pytest mypy
+  if ! "$VENV/bin/python" -c "import maturin, pytest, mypy, prometheus_client" 2>/dev/null; then
+    "$VENV/bin/pip" install -q --disable-pip-version-check maturin pytest mypy prometheus_client
   fi
   (cd "$HERE" && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" "$VENV/bin/maturin" develop -q ${MATURIN_ARGS:-})
 }

@@ -309,6 +309,8 @@ pub struct JsEvent {
     pub last_error: Option<String>,
     pub replay_delivery_id: Option<i64>,
     pub lease_owner: Option<String>,
+    /// W3C trace context (`traceparent` header) of the delivery this run sees, if it had one.
+    pub traceparent: Option<String>,
 }
 
 impl From<Event> for JsEvent {
@@ -341,6 +343,7 @@ impl From<Event> for JsEvent {
             last_error: e.last_error,
             replay_delivery_id: e.replay_delivery_id,
             lease_owner: e.lease_owner,
+            traceparent: e.traceparent,
         }
     }
 }
@@ -371,6 +374,8 @@ pub struct JsDelivery {
     pub error_code: Option<String>,
     pub secret_index: Option<i64>,
     pub status_code: u32,
+    /// W3C trace context (`traceparent` header) the request arrived with, if valid.
+    pub traceparent: Option<String>,
 }
 
 impl From<core::Delivery> for JsDelivery {
@@ -396,6 +401,7 @@ impl From<core::Delivery> for JsDelivery {
             error_code: d.error_code,
             secret_index: d.secret_index,
             status_code: d.status_code as u32,
+            traceparent: d.traceparent,
         }
     }
 }
@@ -556,6 +562,89 @@ pub struct Stats {
     pub dead: i64,
     pub processing: i64,
     pub orphan_deliveries: i64,
+}
+
+/// Process-local counters of one endpoint (since this handle was opened).
+#[napi(object)]
+pub struct EndpointMetrics {
+    /// By outcome: created, duplicate, invalid, too_large, disabled, handshake.
+    pub receipts: HashMap<String, i64>,
+    /// Invalid (401) receipts by error code (signature_mismatch, ...).
+    pub invalid_by_error_code: HashMap<String, i64>,
+    /// Committed handler attempts by outcome: handled, failed, dead, skipped.
+    pub handler_attempts: HashMap<String, i64>,
+    pub dead_letters: i64,
+    pub retries: i64,
+}
+
+/// A fixed-bucket histogram: cumulative `[upperBoundSeconds, count]` pairs, count, sum.
+#[napi(object)]
+pub struct Histogram {
+    pub buckets: Vec<Vec<f64>>,
+    pub count: i64,
+    pub sum_s: f64,
+}
+
+/// `metrics()`: counters and histograms of this handle plus the file's gauges (`stats`).
+#[napi(object)]
+pub struct Metrics {
+    pub endpoints: HashMap<String, EndpointMetrics>,
+    pub unknown_endpoint_receipts: i64,
+    pub receive_errors: i64,
+    pub receive_duration: Histogram,
+    pub handler_duration: Histogram,
+    pub enqueue_to_handled: Histogram,
+    pub stats: Stats,
+}
+
+fn js_stats(s: core::Stats) -> Stats {
+    Stats {
+        by_status: s.by_status.into_iter().collect(),
+        by_endpoint: s.by_endpoint.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect(),
+        claimable: s.claimable,
+        oldest_claimable_age_s: s.oldest_claimable_age_s,
+        dead: s.dead,
+        processing: s.processing,
+        orphan_deliveries: s.orphan_deliveries,
+    }
+}
+
+fn js_histogram(h: &core::HistogramSnapshot) -> Histogram {
+    Histogram { buckets: h.buckets.iter().map(|(b, c)| vec![*b, *c as f64]).collect(), count: h.count as i64, sum_s: h.sum_s }
+}
+
+fn counts(m: &BTreeMap<String, u64>) -> HashMap<String, i64> {
+    m.iter().map(|(k, v)| (k.clone(), *v as i64)).collect()
+}
+
+/// One core log event (see `installLogBridge`).
+#[napi(object)]
+pub struct LogRecord {
+    /// ERROR, WARN, INFO, DEBUG or TRACE.
+    pub level: String,
+    pub target: String,
+    pub message: String,
+    pub fields: HashMap<String, String>,
+}
+
+/// Routes Knocker's core log events to `callback` on the JS thread (asynchronously, without
+/// keeping the process alive). Once per process; returns false when already installed.
+#[napi(ts_args_type = "callback: (record: LogRecord) => void")]
+pub fn install_log_bridge(callback: Function<LogRecord, ()>) -> Result<bool> {
+    use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+    let tsfn = callback.build_threadsafe_function::<LogRecord>().callee_handled::<false>().weak::<true>().build()?;
+    Ok(core::logs::install_log_callback(
+        core::logs::Level::DEBUG,
+        Arc::new(move |r: &core::logs::LogRecord| {
+            let rec = LogRecord {
+                level: r.level.to_string(),
+                target: r.target.clone(),
+                message: r.message.clone(),
+                fields: r.fields.iter().cloned().collect(),
+            };
+            tsfn.call(rec, ThreadsafeFunctionCallMode::NonBlocking);
+        }),
+    ))
 }
 
 #[napi(object, use_nullable = true)]
@@ -1337,16 +1426,42 @@ impl NativeKnocker {
 
     #[napi]
     pub fn stats(&self) -> Result<Stats> {
-        let s = self.k.stats().map_err(kerr)?;
-        Ok(Stats {
-            by_status: s.by_status.into_iter().collect(),
-            by_endpoint: s.by_endpoint.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect(),
-            claimable: s.claimable,
-            oldest_claimable_age_s: s.oldest_claimable_age_s,
-            dead: s.dead,
-            processing: s.processing,
-            orphan_deliveries: s.orphan_deliveries,
+        Ok(js_stats(self.k.stats().map_err(kerr)?))
+    }
+
+    #[napi]
+    pub fn metrics(&self) -> Result<Metrics> {
+        let m = self.k.metrics().map_err(kerr)?;
+        Ok(Metrics {
+            endpoints: m
+                .endpoints
+                .iter()
+                .map(|(name, e)| {
+                    (
+                        name.clone(),
+                        EndpointMetrics {
+                            receipts: counts(&e.receipts),
+                            invalid_by_error_code: counts(&e.invalid_by_error_code),
+                            handler_attempts: counts(&e.handler_attempts),
+                            dead_letters: e.dead_letters as i64,
+                            retries: e.retries as i64,
+                        },
+                    )
+                })
+                .collect(),
+            unknown_endpoint_receipts: m.unknown_endpoint_receipts as i64,
+            receive_errors: m.receive_errors as i64,
+            receive_duration: js_histogram(&m.receive_duration),
+            handler_duration: js_histogram(&m.handler_duration),
+            enqueue_to_handled: js_histogram(&m.enqueue_to_handled),
+            stats: js_stats(m.stats),
         })
+    }
+
+    /// The Prometheus text exposition (0.0.4) of `metrics()`.
+    #[napi]
+    pub fn prometheus_text(&self) -> Result<String> {
+        self.k.prometheus_text().map_err(kerr)
     }
 
     #[napi]

@@ -202,6 +202,7 @@ fn event_tuple(py: Python<'_>, e: &kc::Event) -> PyResult<PyObject> {
         e.url.clone().into_py(py),
         e.replay_delivery_id.into_py(py),
         e.lease_owner.clone().into_py(py),
+        e.traceparent.clone().into_py(py),
     ];
     Ok(PyTuple::new_bound(py, items).into_py(py))
 }
@@ -227,6 +228,7 @@ fn delivery_tuple(py: Python<'_>, d: &kc::Delivery) -> PyResult<PyObject> {
         d.error_code.clone().into_py(py),
         d.secret_index.into_py(py),
         (d.status_code as i64).into_py(py),
+        d.traceparent.clone().into_py(py),
     ];
     Ok(PyTuple::new_bound(py, items).into_py(py))
 }
@@ -1000,6 +1002,46 @@ impl PyKnocker {
             .collect())
     }
 
+    /// Counters and histograms of this handle plus the file's gauges, as plain dicts/tuples.
+    fn metrics(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let k = &self.k;
+        let m = py.allow_threads(|| k.metrics()).py(py)?;
+        let d = PyDict::new_bound(py);
+        let eps = PyDict::new_bound(py);
+        for (name, e) in &m.endpoints {
+            let ed = PyDict::new_bound(py);
+            ed.set_item("receipts", e.receipts.clone().into_py(py))?;
+            ed.set_item("invalid_by_error_code", e.invalid_by_error_code.clone().into_py(py))?;
+            ed.set_item("handler_attempts", e.handler_attempts.clone().into_py(py))?;
+            ed.set_item("dead_letters", e.dead_letters)?;
+            ed.set_item("retries", e.retries)?;
+            eps.set_item(name, ed)?;
+        }
+        d.set_item("endpoints", eps)?;
+        d.set_item("unknown_endpoint_receipts", m.unknown_endpoint_receipts)?;
+        d.set_item("receive_errors", m.receive_errors)?;
+        for (key, h) in [("receive_duration", &m.receive_duration), ("handler_duration", &m.handler_duration), ("enqueue_to_handled", &m.enqueue_to_handled)] {
+            d.set_item(key, (h.buckets.clone(), h.count, h.sum_s))?;
+        }
+        let s = &m.stats;
+        let sd = PyDict::new_bound(py);
+        sd.set_item("by_status", s.by_status.clone().into_py(py))?;
+        sd.set_item("by_endpoint", s.by_endpoint.clone().into_py(py))?;
+        sd.set_item("claimable", s.claimable)?;
+        sd.set_item("oldest_claimable_age_s", s.oldest_claimable_age_s)?;
+        sd.set_item("dead", s.dead)?;
+        sd.set_item("processing", s.processing)?;
+        sd.set_item("orphan_deliveries", s.orphan_deliveries)?;
+        d.set_item("stats", sd)?;
+        Ok(d.into_py(py))
+    }
+
+    /// The Prometheus text exposition (0.0.4) of `metrics()`.
+    fn prometheus_text(&self, py: Python<'_>) -> PyResult<String> {
+        let k = &self.k;
+        py.allow_threads(|| k.prometheus_text()).py(py)
+    }
+
     fn stats(&self, py: Python<'_>) -> PyResult<PyObject> {
         let k = &self.k;
         let s = py.allow_threads(|| k.stats()).py(py)?;
@@ -1268,6 +1310,28 @@ fn library_path_of(addr: *const libc::c_void) -> Option<String> {
     None
 }
 
+/// Routes Knocker's log events to `callback(level, target, message, fields)` (a Python callable;
+/// `fields` is a list of (name, value) string pairs). Installed once per process as the global
+/// `tracing` subscriber; returns False when one was already installed.
+#[pyfunction]
+fn install_log_bridge(callback: PyObject) -> bool {
+    let cb = Arc::new(callback);
+    kc::logs::install_log_callback(
+        kc::logs::Level::DEBUG,
+        Arc::new(move |r: &kc::logs::LogRecord| {
+            // Never from a thread that could block the interpreter's shutdown forever.
+            if unsafe { pyo3::ffi::Py_IsInitialized() } == 0 {
+                return;
+            }
+            Python::with_gil(|py| {
+                if let Err(e) = cb.call1(py, (r.level, r.target.as_str(), r.message.as_str(), r.fields.clone())) {
+                    e.write_unraisable_bound(py, None);
+                }
+            });
+        }),
+    )
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyKnocker>()?;
@@ -1276,6 +1340,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(provider_catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(verify_vector, m)?)?;
     m.add_function(wrap_pyfunction!(sqlite_info, m)?)?;
+    m.add_function(wrap_pyfunction!(install_log_bridge, m)?)?;
     m.add("SCHEMA_VERSION", kc::SCHEMA_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -50,7 +50,7 @@ pub mod cli;
 pub use knocker_core::{
     provider, AuditFilter, Attempt, BulkAction, BulkResult, Claim, OperatorAudit, OperatorAuditFilter, Delivery, DeliveryFilter, EndpointConfig as Endpoint, Error, Event,
     EventFilter, HandlerError, IngestResult, Outcome, Pairs, PruneAudit, PruneDeliveriesResult, PruneEvents,
-    PruneEventsResult, PruneOrphans, Result, RetentionPass, RetentionPolicy, RetryPolicy, Secret, SqlValue, Stats,
+    PruneEventsResult, PruneOrphans, Result, MetricsSnapshot, EndpointMetrics, HistogramSnapshot, TraceParent, RetentionPass, RetentionPolicy, RetryPolicy, Secret, SqlValue, Stats,
     Status, StopSignal, Synchronous, TrustedOutcome, WorkerOptions, WorkerState, SCHEMA_VERSION,
 };
 pub use knocker_core::options::{
@@ -344,6 +344,14 @@ impl Knocker {
     pub fn stats(&self) -> Result<Stats> {
         self.core.stats()
     }
+    /// Process-local counters and histograms of this handle, plus the file's gauges.
+    pub fn metrics(&self) -> Result<MetricsSnapshot> {
+        self.core.metrics()
+    }
+    /// The Prometheus text exposition (0.0.4) of [`Knocker::metrics`], for a `/metrics` route.
+    pub fn prometheus_text(&self) -> Result<String> {
+        self.core.prometheus_text()
+    }
     /// Runs app SQL (schema set-up) on Knocker's own writer connection, in one transaction.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         self.core.execute_batch(sql)
@@ -386,4 +394,6 @@ pub mod book {
     pub mod rust_retention {}
     #[doc = include_str!("../../docs/src/rust/worker.md")]
     pub mod rust_worker {}
+    #[doc = include_str!("../../docs/src/rust/observability.md")]
+    pub mod rust_observability {}
 }

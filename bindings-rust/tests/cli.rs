@@ -361,6 +361,9 @@ fn stats_workers_and_stuck_leases() {
     assert_eq!(v["orphan_deliveries"], 1);
     let t = ok(&f.path, &["stats"]);
     assert!(t.contains("claimable (depth)") && t.contains("(all)"), "{t}");
+    let p = ok(&f.path, &["stats", "--prometheus"]);
+    assert!(p.contains("# TYPE knocker_claimable_events gauge\nknocker_claimable_events 1\n"), "{p}");
+    assert!(p.contains("knocker_dead_events{endpoint=\"plain\"}") && p.contains("knocker_orphan_deliveries 1"), "{p}");
 
     // A worker that claimed and died: its lease expires.
     let k = Knocker::open(&f.path).unwrap();

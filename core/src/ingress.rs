@@ -46,6 +46,8 @@ pub(crate) struct PendingReceipt {
     pub secret_index: Option<i64>,
     pub status_code: u16,
     pub accepted: bool,
+    /// The request's valid W3C `traceparent`, stored with the delivery.
+    pub traceparent: Option<String>,
     pub outcome: Mutex<Option<Result<Committed>>>,
     /// Signalled when the outcome is set, or when this receipt should try to lead.
     pub wake: Condvar,
@@ -248,6 +250,7 @@ impl Knocker {
             status_code,
             accepted,
             max_attempts: current.max_attempts,
+            traceparent: job.traceparent.as_deref(),
         };
         let stored = storage::store_receipt(tx, &r)?;
         Ok(Committed::Stored { stored, status_code, error_code })

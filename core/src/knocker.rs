@@ -229,6 +229,8 @@ pub(crate) struct Inner {
     pub closed: AtomicBool,
     pub token_counter: AtomicU64,
     pub handle_id: String,
+    /// Process-local counters and histograms (metrics.rs).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A Knocker handle on one SQLite file. Cheap to clone; share one per process.
@@ -296,6 +298,7 @@ impl Knocker {
             closed: AtomicBool::new(false),
             token_counter: AtomicU64::new(0),
             handle_id: random_hex(6),
+            metrics: Default::default(),
         };
         let inner = Arc::new(inner);
         spawn_checkpointer(&inner, settings);
@@ -570,8 +573,10 @@ impl Knocker {
     pub fn receive(&self, endpoint: &str, receipt: &Receipt<'_>) -> Result<IngestResult> {
         let span = info_span!("knocker.receive", endpoint = %endpoint, status_code = tracing::field::Empty, delivery_id = tracing::field::Empty, event_id = tracing::field::Empty);
         let _e = span.enter();
+        let started = std::time::Instant::now();
         let runtime = self.inner.endpoints.read().unwrap_or_else(|e| e.into_inner()).get(endpoint).cloned();
         let result = self.receive_inner(endpoint, receipt, runtime, None);
+        self.inner.metrics.record_receipt(endpoint, &result, started.elapsed());
         if let Ok(r) = &result {
             span.record("status_code", r.status_code);
             if let Some(d) = r.delivery_id {
@@ -590,8 +595,11 @@ impl Knocker {
         if outcome.signature_valid == Some(false) && outcome.signature_error.as_deref().is_none_or(str::is_empty) {
             return Err(Error::invalid("signature_error is required when signature_valid is false"));
         }
+        let started = std::time::Instant::now();
         let runtime = self.inner.endpoints.read().unwrap_or_else(|e| e.into_inner()).get(endpoint).cloned();
-        self.receive_inner(endpoint, receipt, runtime, Some(outcome))
+        let result = self.receive_inner(endpoint, receipt, runtime, Some(outcome));
+        self.inner.metrics.record_receipt(endpoint, &result, started.elapsed());
+        result
     }
 
     fn receive_inner(
@@ -770,6 +778,7 @@ impl Knocker {
             secret_index,
             status_code,
             accepted,
+            traceparent: crate::trace::from_headers(&receipt.headers),
             outcome: Mutex::new(None),
             wake: Condvar::new(),
         });

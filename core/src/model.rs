@@ -71,6 +71,8 @@ pub struct Event {
     pub replay_delivery_id: Option<i64>,
     /// The worker holding the lease while `processing`.
     pub lease_owner: Option<String>,
+    /// W3C trace context of the delivery the handler sees (`traceparent` header), if it had one.
+    pub traceparent: Option<String>,
 }
 
 /// One HTTP receipt, exactly as received. Append-only.
@@ -97,6 +99,8 @@ pub struct Delivery {
     pub error_code: Option<String>,
     pub secret_index: Option<i64>,
     pub status_code: u16,
+    /// W3C trace context (`traceparent` header) the request arrived with, if valid.
+    pub traceparent: Option<String>,
 }
 
 /// One processing attempt.

@@ -15,7 +15,7 @@ use crate::model::*;
 use crate::provider::Pairs;
 
 /// Schema version this build writes and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Page size of files Knocker creates (existing files keep theirs).
 pub const NEW_FILE_PAGE_SIZE: u32 = 1024;
@@ -164,6 +164,11 @@ CREATE TABLE knocker_operator_audits (
 );
 CREATE INDEX knocker_operator_audits_executed ON knocker_operator_audits(executed_at, id);
 CREATE INDEX knocker_operator_audits_action_executed ON knocker_operator_audits(action, executed_at, id);
+"#,
+    // v3: the W3C trace context (`traceparent` header) a delivery arrived with; the handler span
+    // of its event continues that trace (see trace.rs). NULL when absent or malformed.
+    r#"
+ALTER TABLE knocker_deliveries ADD COLUMN traceparent TEXT;
 "#,
 ];
 
@@ -421,6 +426,7 @@ pub(crate) struct ReceiptRow<'a> {
     /// Whether this receipt may create or link an event.
     pub accepted: bool,
     pub max_attempts: i64,
+    pub traceparent: Option<&'a str>,
 }
 
 /// Result of storing one receipt.
@@ -464,8 +470,8 @@ pub(crate) fn store_receipt(tx: &Connection, r: &ReceiptRow<'_>) -> Result<Store
     let mut st = tx.prepare_cached(
         "INSERT INTO knocker_deliveries (endpoint_id, event_id, received_at, provider_event_id, provider_delivery_id,
              event_type, dedupe_key, method, url, headers_json, query_json, body_blob, body_size, signature_valid,
-             signature_error, error_code, secret_index, status_code)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+             signature_error, error_code, secret_index, status_code, traceparent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?;
     st.execute(params![
         r.endpoint_id,
@@ -485,7 +491,8 @@ pub(crate) fn store_receipt(tx: &Connection, r: &ReceiptRow<'_>) -> Result<Store
         r.signature_error,
         r.error_code,
         r.secret_index,
-        r.status_code
+        r.status_code,
+        r.traceparent
     ])?;
     Ok(Stored { delivery_id: tx.last_insert_rowid(), event_id, duplicate })
 }
@@ -498,7 +505,7 @@ pub(crate) fn store_receipt(tx: &Connection, r: &ReceiptRow<'_>) -> Result<Store
 /// (the valid receipt that created it); deliveries are append-only, so it never changes.
 const EVENT_SELECT: &str = "SELECT e.id, p.name, e.event_type, e.provider_event_id, e.provider_delivery_id, e.dedupe_key,
         e.status, e.attempt_count, e.max_attempts, d.method, d.url, d.headers_json, d.query_json, d.body_blob,
-        e.received_at, e.handled_at, e.run_at_ms, e.last_error, e.replay_delivery_id, e.lease_owner
+        e.received_at, e.handled_at, e.run_at_ms, e.last_error, e.replay_delivery_id, e.lease_owner, d.traceparent
    FROM knocker_events e
    JOIN knocker_endpoints p ON p.id = e.endpoint_id
    JOIN knocker_deliveries d ON d.id = (SELECT min(x.id) FROM knocker_deliveries x WHERE x.event_id = e.id)";
@@ -528,6 +535,7 @@ fn event_from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
         last_error: r.get(17)?,
         replay_delivery_id: r.get(18)?,
         lease_owner: r.get(19)?,
+        traceparent: r.get(20)?,
     })
 }
 
@@ -588,7 +596,7 @@ pub(crate) fn list_events(conn: &Connection, f: &EventFilter) -> Result<Vec<Even
 
 const DELIVERY_SELECT: &str = "SELECT d.id, d.event_id, p.name, d.event_type, d.provider_event_id, d.provider_delivery_id,
         d.dedupe_key, d.method, d.url, d.headers_json, d.query_json, d.body_blob, d.body_size, d.received_at,
-        d.signature_valid, d.signature_error, d.error_code, d.secret_index, d.status_code
+        d.signature_valid, d.signature_error, d.error_code, d.secret_index, d.status_code, d.traceparent
    FROM knocker_deliveries d JOIN knocker_endpoints p ON p.id = d.endpoint_id";
 
 fn delivery_from_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
@@ -614,6 +622,7 @@ fn delivery_from_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
         error_code: r.get(16)?,
         secret_index: r.get(17)?,
         status_code: r.get(18)?,
+        traceparent: r.get(19)?,
     })
 }
 

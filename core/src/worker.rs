@@ -320,12 +320,14 @@ impl Knocker {
             if retry_batch {
                 continue;
             }
+            let _commit = tracing::debug_span!("knocker.commit", worker_id = %worker_id, events = outcomes.len()).entered();
             match tx.commit() {
                 Ok(()) => {}
                 Err(e) if !immediate && is_busy_snapshot(&e) => continue,
                 Err(e) => return Err(e.into()),
             }
             self.check_committed(None)?;
+            self.record_batch_metrics(&views, &outcomes);
             let mut retried = false;
             for o in &outcomes {
                 self.inner.worker_registry.update(worker_id, |s| match o {
@@ -353,7 +355,8 @@ impl Knocker {
         explicit: &Option<Arc<dyn Handler>>,
         immediate: bool,
     ) -> Result<Outcome> {
-        let span = info_span!("knocker.handle", event_id = claim.event_id, attempt = claim.attempt_no, worker_id = %worker_id, outcome = tracing::field::Empty);
+        let span = info_span!("knocker.handle", event_id = claim.event_id, attempt = claim.attempt_no, worker_id = %worker_id, outcome = tracing::field::Empty,
+            endpoint = tracing::field::Empty, trace_id = tracing::field::Empty, parent_span_id = tracing::field::Empty);
         let _e = span.enter();
         let started = self.now_ms();
         let Some((event, view)) = view else { return Ok(Outcome::Skipped) };
@@ -364,6 +367,8 @@ impl Knocker {
                 return Ok(o);
             }
         };
+        span.record("endpoint", view.endpoint.as_str());
+        crate::trace::link_handler_span(&span, view.traceparent.as_deref());
         let handler = explicit.clone().or_else(|| self.lookup_handler(&view.endpoint, view.event_type.as_deref()));
         let Some(handler) = handler else {
             let err = format!("no handler registered for endpoint={:?} event_type={:?}", view.endpoint, view.event_type);
@@ -372,10 +377,12 @@ impl Knocker {
         self.inner.worker_registry.update(worker_id, |s| s.current_event_id = Some(claim.event_id));
         storage::exec_cached(tx, "SAVEPOINT knocker_handler")?;
         let htx = HandlerTx { conn: tx, busy: std::cell::Cell::new(false) };
+        let handler_started = std::time::Instant::now();
         let result = match catch_unwind(AssertUnwindSafe(|| handler.handle(view, &htx))) {
             Ok(r) => r,
             Err(panic) => Err(HandlerError::Failed(format!("handler panicked: {}", panic_message(&panic)))),
         };
+        self.inner.metrics.handler_duration.observe(handler_started.elapsed());
         self.inner.worker_registry.update(worker_id, |s| s.current_event_id = None);
         if htx.busy.get() && result.is_err() && !immediate {
             return Err(Error::Busy("handler hit a stale snapshot".into()));
@@ -494,11 +501,14 @@ impl Knocker {
                     Ok(ok)
                 })?;
                 self.inner.worker_registry.update(worker_id, |s| if ok { s.processed += 1 });
-                Ok(if ok { Outcome::Handled } else { Outcome::Skipped })
+                let o = if ok { Outcome::Handled } else { Outcome::Skipped };
+                self.record_completed_metrics(&event, &o, started_ms);
+                Ok(o)
             }
             Err(herr) => {
                 let o = self.write(|tx| self.settle_failure_in(tx, claim, worker_id, started_ms, &event, herr))?;
                 self.inner.worker_registry.update(worker_id, |s| if !matches!(o, Outcome::Skipped) { s.failed += 1 });
+                self.record_completed_metrics(&event, &o, started_ms);
                 if matches!(o, Outcome::Failed { .. }) {
                     self.inner.notify.bump();
                 }
@@ -685,6 +695,7 @@ fn handler_view(conn: &Connection, event: &Event) -> Result<std::result::Result<
             view.headers = d.headers;
             view.query = d.query;
             view.body = d.body;
+            view.traceparent = d.traceparent;
             Ok(Ok(view))
         }
         _ => Ok(Err(format!("delivery {did} to replay is gone or not linked to event {}", event.id))),

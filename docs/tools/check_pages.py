@@ -15,6 +15,7 @@ PAGES = {
     "runbook.md": "Operator runbook",
     "retention.md": "Retention and pruning",
     "worker.md": "Worker",
+    "observability.md": "Observability",
 }
 # Calls each binding's pages must show, in that binding's own names (not renamed copies).
 MUST_MENTION = {

@@ -40,7 +40,7 @@ TIMEOUT_S = 60
 
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
 RUN_LANGS = {"python": "python", "py": "python", "js": "js", "javascript": "js", "rust": "rust"}
-PLAIN_LANGS = {"sh", "bash", "console", "text", "toml", "json", "sql", "jsonl", "ini", "ts", "typescript", "html", "diff", "svg"}
+PLAIN_LANGS = {"sh", "bash", "console", "text", "toml", "json", "sql", "yaml", "jsonl", "ini", "ts", "typescript", "html", "diff", "svg"}
 
 
 class Block:

@@ -21,7 +21,7 @@ errors. It is a drop-in for the prior art's ``knockerlite`` API.
 
 from __future__ import annotations
 
-from . import _native
+from . import _logging, _native
 from ._app import Endpoint, Knocker, open
 from ._sqlite import sqlite_sharing
 from .errors import (
@@ -47,8 +47,11 @@ from .errors import (
 from .models import (
     Attempt,
     Delivery,
+    EndpointMetrics,
     Event,
+    Histogram,
     IngestResult,
+    Metrics,
     Provider,
     ProviderRequest,
     ProviderResult,
@@ -64,6 +67,9 @@ from .models import (
 __version__: str = _native.__version__
 Transaction = _native.Transaction
 
+# Core log events go to logging.getLogger("knocker") (see _logging.py); once per process.
+_logging.install()
+
 __all__ = [
     "Attempt",
     "ArgumentTypeError",
@@ -72,13 +78,16 @@ __all__ = [
     "Delivery",
     "Discard",
     "Endpoint",
+    "EndpointMetrics",
     "Event",
+    "Histogram",
     "IngestResult",
     "InvalidArgumentError",
     "InvalidStateError",
     "Knocker",
     "KnockerError",
     "LeaseLostError",
+    "Metrics",
     "WalReplacedError",
     "DatabaseMissingError",
     "NotFoundError",

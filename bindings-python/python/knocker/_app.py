@@ -17,8 +17,11 @@ from .errors import ArgumentTypeError, InvalidArgumentError, SQLiteSharingWarnin
 from .models import (
     Attempt,
     Delivery,
+    EndpointMetrics,
     Event,
+    Histogram,
     IngestResult,
+    Metrics,
     OperatorAudit,
     Provider,
     ProviderRequest,
@@ -555,6 +558,28 @@ class Knocker:
     def stats(self) -> Stats:
         """Counts by status and endpoint, claimable depth, oldest claimable age, dead count."""
         return Stats(**self._native.stats())
+
+    def metrics(self) -> Metrics:
+        """Counters and histograms of this handle (process-local) plus the file's gauges."""
+        m = self._native.metrics()
+
+        def hist(t: Tuple[Any, ...]) -> Histogram:
+            return Histogram(buckets=tuple((float(b), int(c)) for b, c in t[0]), count=t[1], sum_s=t[2])
+
+        return Metrics(
+            endpoints={name: EndpointMetrics(**e) for name, e in m["endpoints"].items()},
+            unknown_endpoint_receipts=m["unknown_endpoint_receipts"],
+            receive_errors=m["receive_errors"],
+            receive_duration=hist(m["receive_duration"]),
+            handler_duration=hist(m["handler_duration"]),
+            enqueue_to_handled=hist(m["enqueue_to_handled"]),
+            stats=Stats(**m["stats"]),
+        )
+
+    def prometheus_text(self) -> str:
+        """The Prometheus text exposition (format 0.0.4) of ``metrics()``; serve it with
+        ``Content-Type: text/plain; version=0.0.4``."""
+        return self._native.prometheus_text()
 
     # -- operator actions --------------------------------------------------------------------
 

@@ -21,6 +21,9 @@ __all__ = [
     "PruneDeliveriesResult",
     "WorkerState",
     "Stats",
+    "Metrics",
+    "EndpointMetrics",
+    "Histogram",
     "RetentionPolicy",
     "ProviderRequest",
     "ProviderResult",
@@ -61,6 +64,8 @@ class Event:
     url: Optional[str]
     replay_delivery_id: Optional[int]
     lease_owner: Optional[str]
+    #: W3C trace context (``traceparent`` header) of the delivery this run sees, if it had one.
+    traceparent: Optional[str] = None
 
     def json(self) -> Any:
         """The body parsed as JSON (raises ``ValueError`` when it is not JSON)."""
@@ -100,6 +105,8 @@ class Delivery:
     error_code: Optional[str]
     secret_index: Optional[int]
     status_code: int
+    #: W3C trace context (``traceparent`` header) the request arrived with, if valid.
+    traceparent: Optional[str] = None
 
     def json(self) -> Any:
         """The body parsed as JSON (raises ``ValueError`` when it is not JSON)."""
@@ -230,6 +237,46 @@ class Stats:
     dead: int
     processing: int
     orphan_deliveries: int
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A fixed-bucket histogram: cumulative ``(upper bound in seconds, count)`` pairs (the +Inf
+    bucket is ``count``), the number of observations and their sum in seconds."""
+
+    buckets: Tuple[Tuple[float, int], ...]
+    count: int
+    sum_s: float
+
+
+@dataclass(frozen=True)
+class EndpointMetrics:
+    """Process-local counters of one endpoint since this handle was opened.
+
+    ``receipts`` by outcome (``created``, ``duplicate``, ``invalid``, ``too_large``, ``disabled``,
+    ``handshake``); ``invalid_by_error_code`` (``signature_mismatch``, ...); ``handler_attempts``
+    by outcome (``handled``, ``failed``, ``dead``, ``skipped``).
+    """
+
+    receipts: Dict[str, int]
+    invalid_by_error_code: Dict[str, int]
+    handler_attempts: Dict[str, int]
+    dead_letters: int
+    retries: int
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """``Knocker.metrics()``: counters and histograms of this handle (process-local) and the
+    file's gauges (``stats``). ``prometheus_text()`` renders the same data."""
+
+    endpoints: Dict[str, EndpointMetrics]
+    unknown_endpoint_receipts: int
+    receive_errors: int
+    receive_duration: Histogram
+    handler_duration: Histogram
+    enqueue_to_handled: Histogram
+    stats: Stats
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,12 @@ enum Cmd {
     #[command(subcommand)]
     Audits(AuditsCmd),
     /// Queue depth, dead count, oldest claimable age, counts per endpoint and status.
-    Stats,
+    Stats {
+        /// Print the gauges in the Prometheus text format (0.0.4), the same series an app's
+        /// `prometheus_text()` serves (e.g. for node_exporter's textfile collector).
+        #[arg(long)]
+        prometheus: bool,
+    },
     /// Recent attempt activity by worker id, and leases of processing events (stuck ones first).
     Workers {
         /// Activity window.
@@ -737,9 +742,13 @@ fn run<W: Write>(cli: &Cli, ctx: &mut Ctx<W>) -> Result<(), CliError> {
             }
             ctx.print(&s)
         }
-        Cmd::Stats => {
+        Cmd::Stats { prometheus } => {
             let k = open(cli, false)?;
-            let st = k.stats()?;
+            // The gauges of the metrics snapshot (counters are per process: an app's, not ours).
+            let st = k.metrics()?.stats;
+            if *prometheus {
+                return ctx.print(&knocker_core::render_prometheus_gauges(&st));
+            }
             if ctx.json {
                 return ctx.emit_json(&json!({
                     "by_status": st.by_status, "by_endpoint": st.by_endpoint, "claimable": st.claimable,
