@@ -1175,8 +1175,9 @@ pub(crate) fn list_operator_audits(conn: &Connection, f: &OperatorAuditFilter) -
     Ok(rows)
 }
 
-/// Ids (oldest first) of events matching a bulk selection whose status is in `allowed`.
-pub(crate) fn select_for_bulk(conn: &Connection, f: &EventFilter, allowed: &[Status]) -> Result<Vec<i64>> {
+/// The WHERE clauses and arguments of a bulk selection: `f`'s filters, and a status among
+/// `allowed` (or `f.status`). `limit` is not applied here.
+fn bulk_where(f: &EventFilter, allowed: &[Status]) -> (Vec<String>, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value as V;
     let mut args: Vec<V> = Vec::new();
     let statuses: Vec<&str> = match &f.status {
@@ -1205,6 +1206,13 @@ pub(crate) fn select_for_bulk(conn: &Connection, f: &EventFilter, allowed: &[Sta
         args.push(V::Integer(u));
         clauses.push(format!("e.received_at < ?{}", args.len()));
     }
+    (clauses, args)
+}
+
+/// Ids (oldest first) of events matching a bulk selection whose status is in `allowed`.
+pub(crate) fn select_for_bulk(conn: &Connection, f: &EventFilter, allowed: &[Status]) -> Result<Vec<i64>> {
+    use rusqlite::types::Value as V;
+    let (clauses, mut args) = bulk_where(f, allowed);
     args.push(V::Integer(f.limit));
     let sql = format!(
         "SELECT e.id FROM knocker_events e WHERE {} ORDER BY e.received_at, e.id LIMIT ?{}",
@@ -1388,34 +1396,7 @@ pub(crate) fn admin_leases(conn: &Connection, now_ms: i64) -> Result<Vec<LeaseIn
 
 /// How many events a bulk action with this filter (ignoring `limit`) would select now.
 pub(crate) fn admin_count_for_bulk(conn: &Connection, f: &EventFilter, allowed: &[Status]) -> Result<i64> {
-    use rusqlite::types::Value as V;
-    let mut args: Vec<V> = Vec::new();
-    let statuses: Vec<&str> = match &f.status {
-        Some(s) => vec![s.as_str()],
-        None => allowed.iter().map(|s| s.as_str()).collect(),
-    };
-    let mut ph = Vec::new();
-    for s in statuses {
-        args.push(V::Text(s.to_string()));
-        ph.push(format!("?{}", args.len()));
-    }
-    let mut clauses = vec![format!("e.status IN ({})", ph.join(", "))];
-    if let Some(name) = &f.endpoint {
-        args.push(V::Text(name.clone()));
-        clauses.push(format!("e.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = ?{})", args.len()));
-    }
-    if let Some(t) = &f.event_type {
-        args.push(V::Text(t.clone()));
-        clauses.push(format!("e.event_type = ?{}", args.len()));
-    }
-    if let Some(s) = f.since {
-        args.push(V::Integer(s));
-        clauses.push(format!("e.received_at >= ?{}", args.len()));
-    }
-    if let Some(u) = f.until {
-        args.push(V::Integer(u));
-        clauses.push(format!("e.received_at < ?{}", args.len()));
-    }
+    let (clauses, args) = bulk_where(f, allowed);
     let sql = format!("SELECT count(*) FROM knocker_events e WHERE {}", clauses.join(" AND "));
     Ok(conn.query_row(&sql, rusqlite::params_from_iter(args), |r| r.get(0))?)
 }
