@@ -229,6 +229,7 @@ class Knocker {
       if (kind === 'handle') return this._runHandler(a, b, c)
       if (kind === 'verify') return this._runProvider(a, b, c)
       if (kind === 'key') return this._runKey(a, b, c)
+      if (kind === 'stop') return this._stopBatch ? this._stopBatch() === true : false
       return undefined
     }
   }
@@ -599,6 +600,31 @@ class Knocker {
       if ((signal && signal.aborted) || this.closed) {
         if (!this.closed) call(() => this._n.release(claims.slice(i)))
         return { done, stopped: true }
+      }
+      // With only sync handlers, run several claims per transaction (core's handler batches);
+      // an async handler needs the per-event path (no transaction across its await).
+      if (this._asyncKeys.size === 0) {
+        let outcomes
+        // Checked by core between handlers of the batch: stop early on abort or close.
+        this._stopBatch = () => Boolean((signal && signal.aborted) || this.closed)
+        try {
+          outcomes = call(() => this._n.processBatch(claims.slice(i, i + this._n.handlerBatch), workerId, this._dispatch))
+        } catch (e) {
+          if (!this.closed) {
+            try {
+              this._n.release(claims.slice(i))
+            } catch {}
+          }
+          throw e
+        }
+        this._stopBatch = null
+        done += outcomes.filter((o) => o.outcome !== 'skipped').length
+        i += Math.max(outcomes.length, 1) - 1
+        if (performance.now() - lastYield > 4) {
+          await immediate()
+          lastYield = performance.now()
+        }
+        continue
       }
       let outcome
       try {

@@ -63,6 +63,14 @@ export declare class NativeKnocker {
   claim(workerId: string, n: number): Array<JsClaim>
   /** Runs the registered handler for one claim on this (JS) thread, in its transaction. */
   process(claim: JsClaim, workerId: string, dispatch: (arg?: unknown) => unknown): ProcessOutcome
+  /**
+   * Runs the registered handlers of several claims on this (JS) thread in ONE transaction,
+   * each in its own savepoint (core `process_batch`; bounded by handlerBatchMaxMs). Returns
+   * the outcomes of the claims it processed, a prefix of `claims`.
+   */
+  processBatch(claims: Array<JsClaim>, workerId: string, dispatch: (arg?: unknown) => unknown): Array<ProcessOutcome>
+  /** Handlers per worker transaction. */
+  get handlerBatch(): number
   /** The event as an out-of-transaction (async) handler sees it; null when the claim is lost. */
   claimedEvent(claim: JsClaim): JsEvent | null
   /** Commits an async handler's result off the JS thread. */

@@ -1501,6 +1501,28 @@ impl NativeKnocker {
         self.k.process(&claim.into(), &worker_id).map(Into::into).map_err(kerr)
     }
 
+    /// Runs the registered handlers of several claims on this (JS) thread in ONE transaction,
+    /// each in its own savepoint (core `process_batch`; bounded by handlerBatchMaxMs). Returns
+    /// the outcomes of the claims it processed, a prefix of `claims`.
+    #[napi]
+    pub fn process_batch(&self, claims: Vec<JsClaim>, worker_id: String, dispatch: Function<'_>) -> Result<Vec<ProcessOutcome>> {
+        let _g = DispatchGuard::set(Some(&dispatch));
+        let claims: Vec<Claim> = claims.into_iter().map(Into::into).collect();
+        // Between handlers, ask the JS side whether the worker was aborted or closed.
+        let stop = || {
+            dispatcher::<FnArgs<(String,)>, Option<bool>>()
+                .and_then(|f| f.call(FnArgs::from(("stop".to_string(),))).ok().flatten())
+                .unwrap_or(false)
+        };
+        Ok(self.k.process_batch(&claims, &worker_id, None, &stop).map_err(kerr)?.into_iter().map(Into::into).collect())
+    }
+
+    /// Handlers per worker transaction.
+    #[napi(getter)]
+    pub fn handler_batch(&self) -> u32 {
+        self.k.options().handler_batch
+    }
+
     /// The event as an out-of-transaction (async) handler sees it; null when the claim is lost.
     #[napi]
     pub fn claimed_event(&self, claim: JsClaim) -> Result<Option<JsEvent>> {
