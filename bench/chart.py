@@ -37,7 +37,7 @@ def main() -> None:
     bx = x(bare)
     y_end = top + len(bars) * (bar_h + gap)
     parts.append(f'<line x1="{bx:.1f}" y1="{top - 8}" x2="{bx:.1f}" y2="{y_end}" stroke="#c0392b" stroke-dasharray="5,4" stroke-width="2"/>')
-    parts.append(f'<text x="{bx:.1f}" y="{y_end + 18}" text-anchor="middle" fill="#c0392b">bare one-row commit limit: {bare:,.0f}/s</text>')
+    parts.append(f'<text x="{bx:.1f}" y="{y_end + 18}" text-anchor="end" fill="#c0392b">bare one-row commit limit: {bare:,.0f}/s</text>')
     m = r.get("machine", {})
     parts.append(f'<text x="{left}" y="{h - 8}" font-size="11" fill="#555">{escape(str(m.get("cpu") or ""))}, {m.get("cores")} cores, SQLite {escape(str(m.get("sqlite")))}; body {r.get("body_bytes")} B</text>')
     parts.append("</svg>")
