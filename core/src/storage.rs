@@ -545,46 +545,61 @@ pub(crate) fn get_event(conn: &Connection, id: i64) -> Result<Option<Event>> {
 }
 
 /// The SQL and arguments of this read (public so that tests can check its query plan).
+/// WHERE clauses with numbered parameters, for the list and bulk queries: `bind` takes a
+/// clause with one `{}` where the parameter goes.
+#[derive(Default)]
+struct Where {
+    clauses: Vec<String>,
+    args: Vec<rusqlite::types::Value>,
+}
+
+impl Where {
+    fn bind(&mut self, clause: &str, value: impl Into<rusqlite::types::Value>) {
+        self.args.push(value.into());
+        self.clauses.push(clause.replace("{}", &format!("?{}", self.args.len())));
+    }
+    fn raw(&mut self, clause: &str) {
+        self.clauses.push(clause.to_string());
+    }
+    /// `select` + WHERE + `order` + a bound LIMIT.
+    fn finish(mut self, select: &str, order: &str, limit: i64) -> (String, Vec<rusqlite::types::Value>) {
+        let mut sql = String::from(select);
+        if !self.clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&self.clauses.join(" AND "));
+        }
+        self.args.push(limit.into());
+        sql.push_str(&format!(" {order} LIMIT ?{}", self.args.len()));
+        (sql, self.args)
+    }
+}
+
 pub fn list_events_sql(f: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value as V;
-    let mut sql = String::from(EVENT_SELECT);
-    let mut args: Vec<V> = Vec::new();
-    let mut clauses: Vec<String> = Vec::new();
+    let mut w = Where::default();
     if let Some(s) = &f.status {
         // A known status is written as a literal so that the planner can pick its partial index;
         // anything else matches nothing.
         match Status::parse(s) {
-            Some(st) => clauses.push(format!("e.status = '{}'", st.as_str())),
-            None => clauses.push("0".into()),
+            Some(st) => w.raw(&format!("e.status = '{}'", st.as_str())),
+            None => w.raw("0"),
         }
     }
     if let Some(name) = &f.endpoint {
-        args.push(V::Text(name.clone()));
-        clauses.push(format!("e.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = ?{})", args.len()));
+        w.bind("e.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = {})", name.clone());
     }
     if let Some(t) = &f.event_type {
-        args.push(V::Text(t.clone()));
-        clauses.push(format!("e.event_type = ?{}", args.len()));
+        w.bind("e.event_type = {}", t.clone());
     }
     if let Some(s) = f.since {
-        args.push(V::Integer(s));
-        clauses.push(format!("e.received_at >= ?{}", args.len()));
+        w.bind("e.received_at >= {}", s);
     }
     if let Some(u) = f.until {
-        args.push(V::Integer(u));
-        clauses.push(format!("e.received_at < ?{}", args.len()));
+        w.bind("e.received_at < {}", u);
     }
     if let Some(b) = f.before_id {
-        args.push(V::Integer(b));
-        clauses.push(format!("e.id < ?{}", args.len()));
+        w.bind("e.id < {}", b);
     }
-    if !clauses.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
-    }
-    args.push(V::Integer(f.limit));
-    sql.push_str(&format!(" ORDER BY e.received_at DESC, e.id DESC LIMIT ?{}", args.len()));
-    (sql, args)
+    w.finish(EVENT_SELECT, "ORDER BY e.received_at DESC, e.id DESC", f.limit)
 }
 
 pub(crate) fn list_events(conn: &Connection, f: &EventFilter) -> Result<Vec<Event>> {
@@ -633,39 +648,27 @@ pub(crate) fn get_delivery(conn: &Connection, id: i64) -> Result<Option<Delivery
 
 /// The SQL and arguments of this read (public so that tests can check its query plan).
 pub fn list_deliveries_sql(f: &DeliveryFilter) -> (String, Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value as V;
-    let mut sql = String::from(DELIVERY_SELECT);
-    let mut args: Vec<V> = Vec::new();
-    let mut clauses: Vec<String> = Vec::new();
+    let mut w = Where::default();
     if let Some(e) = f.event_id {
-        args.push(V::Integer(e));
-        clauses.push(format!("d.event_id = ?{}", args.len()));
+        w.bind("d.event_id = {}", e);
     }
     if let Some(name) = &f.endpoint {
-        args.push(V::Text(name.clone()));
-        clauses.push(format!("d.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = ?{})", args.len()));
+        w.bind("d.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = {})", name.clone());
     }
     match f.signature_valid {
-        Some(true) => clauses.push("d.signature_valid = 1".into()),
-        Some(false) => clauses.push("(d.signature_valid = 0 OR d.signature_valid IS NULL)".into()),
+        Some(true) => w.raw("d.signature_valid = 1"),
+        Some(false) => w.raw("(d.signature_valid = 0 OR d.signature_valid IS NULL)"),
         None => {}
     }
     match f.orphaned {
-        Some(true) => clauses.push("d.event_id IS NULL".into()),
-        Some(false) => clauses.push("d.event_id IS NOT NULL".into()),
+        Some(true) => w.raw("d.event_id IS NULL"),
+        Some(false) => w.raw("d.event_id IS NOT NULL"),
         None => {}
     }
     if let Some(s) = f.since {
-        args.push(V::Integer(s));
-        clauses.push(format!("d.received_at >= ?{}", args.len()));
+        w.bind("d.received_at >= {}", s);
     }
-    if !clauses.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
-    }
-    args.push(V::Integer(f.limit));
-    sql.push_str(&format!(" ORDER BY d.received_at DESC, d.id DESC LIMIT ?{}", args.len()));
-    (sql, args)
+    w.finish(DELIVERY_SELECT, "ORDER BY d.received_at DESC, d.id DESC", f.limit)
 }
 
 pub(crate) fn list_deliveries(conn: &Connection, f: &DeliveryFilter) -> Result<Vec<Delivery>> {
@@ -702,27 +705,18 @@ pub(crate) fn list_attempts(conn: &Connection, event_id: i64) -> Result<Vec<Atte
 
 /// The SQL and arguments of this read (public so that tests can check its query plan).
 pub fn list_prune_audits_sql(f: &AuditFilter) -> (String, Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value as V;
-    let mut sql = String::from(
-        "SELECT id, kind, executed_at, events_pruned, deliveries_pruned, attempts_pruned, summary_json FROM knocker_prune_audits",
-    );
-    let mut args: Vec<V> = Vec::new();
-    let mut clauses = Vec::new();
+    let mut w = Where::default();
     if let Some(k) = &f.kind {
-        args.push(V::Text(k.clone()));
-        clauses.push(format!("kind = ?{}", args.len()));
+        w.bind("kind = {}", k.clone());
     }
     if let Some(s) = f.since {
-        args.push(V::Integer(s));
-        clauses.push(format!("executed_at >= ?{}", args.len()));
+        w.bind("executed_at >= {}", s);
     }
-    if !clauses.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
-    }
-    args.push(V::Integer(f.limit));
-    sql.push_str(&format!(" ORDER BY executed_at DESC, id DESC LIMIT ?{}", args.len()));
-    (sql, args)
+    w.finish(
+        "SELECT id, kind, executed_at, events_pruned, deliveries_pruned, attempts_pruned, summary_json FROM knocker_prune_audits",
+        "ORDER BY executed_at DESC, id DESC",
+        f.limit,
+    )
 }
 
 pub(crate) fn list_prune_audits(conn: &Connection, f: &AuditFilter) -> Result<Vec<PruneAudit>> {
@@ -1131,27 +1125,18 @@ pub(crate) fn insert_operator_audit(tx: &Connection, a: &AuditEntry<'_>) -> Resu
 }
 
 pub fn list_operator_audits_sql(f: &OperatorAuditFilter) -> (String, Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value as V;
-    let mut sql = String::from(
-        "SELECT id, action, actor, executed_at, target_kind, affected, ids_json, filters_json FROM knocker_operator_audits",
-    );
-    let mut args: Vec<V> = Vec::new();
-    let mut clauses = Vec::new();
+    let mut w = Where::default();
     if let Some(a) = &f.action {
-        args.push(V::Text(a.clone()));
-        clauses.push(format!("action = ?{}", args.len()));
+        w.bind("action = {}", a.clone());
     }
     if let Some(s) = f.since {
-        args.push(V::Integer(s));
-        clauses.push(format!("executed_at >= ?{}", args.len()));
+        w.bind("executed_at >= {}", s);
     }
-    if !clauses.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
-    }
-    args.push(V::Integer(f.limit));
-    sql.push_str(&format!(" ORDER BY executed_at DESC, id DESC LIMIT ?{}", args.len()));
-    (sql, args)
+    w.finish(
+        "SELECT id, action, actor, executed_at, target_kind, affected, ids_json, filters_json FROM knocker_operator_audits",
+        "ORDER BY executed_at DESC, id DESC",
+        f.limit,
+    )
 }
 
 pub(crate) fn list_operator_audits(conn: &Connection, f: &OperatorAuditFilter) -> Result<Vec<OperatorAudit>> {
@@ -1177,48 +1162,36 @@ pub(crate) fn list_operator_audits(conn: &Connection, f: &OperatorAuditFilter) -
 
 /// The WHERE clauses and arguments of a bulk selection: `f`'s filters, and a status among
 /// `allowed` (or `f.status`). `limit` is not applied here.
-fn bulk_where(f: &EventFilter, allowed: &[Status]) -> (Vec<String>, Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value as V;
-    let mut args: Vec<V> = Vec::new();
+fn bulk_where(f: &EventFilter, allowed: &[Status]) -> Where {
+    let mut w = Where::default();
     let statuses: Vec<&str> = match &f.status {
         Some(s) => vec![s.as_str()],
         None => allowed.iter().map(|s| s.as_str()).collect(),
     };
     let mut ph = Vec::new();
-    for s in statuses {
-        args.push(V::Text(s.to_string()));
-        ph.push(format!("?{}", args.len()));
+    for st in statuses {
+        w.args.push(st.to_string().into());
+        ph.push(format!("?{}", w.args.len()));
     }
-    let mut clauses = vec![format!("e.status IN ({})", ph.join(", "))];
+    w.raw(&format!("e.status IN ({})", ph.join(", ")));
     if let Some(name) = &f.endpoint {
-        args.push(V::Text(name.clone()));
-        clauses.push(format!("e.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = ?{})", args.len()));
+        w.bind("e.endpoint_id = (SELECT id FROM knocker_endpoints WHERE name = {})", name.clone());
     }
     if let Some(t) = &f.event_type {
-        args.push(V::Text(t.clone()));
-        clauses.push(format!("e.event_type = ?{}", args.len()));
+        w.bind("e.event_type = {}", t.clone());
     }
     if let Some(s) = f.since {
-        args.push(V::Integer(s));
-        clauses.push(format!("e.received_at >= ?{}", args.len()));
+        w.bind("e.received_at >= {}", s);
     }
     if let Some(u) = f.until {
-        args.push(V::Integer(u));
-        clauses.push(format!("e.received_at < ?{}", args.len()));
+        w.bind("e.received_at < {}", u);
     }
-    (clauses, args)
+    w
 }
 
 /// Ids (oldest first) of events matching a bulk selection whose status is in `allowed`.
 pub(crate) fn select_for_bulk(conn: &Connection, f: &EventFilter, allowed: &[Status]) -> Result<Vec<i64>> {
-    use rusqlite::types::Value as V;
-    let (clauses, mut args) = bulk_where(f, allowed);
-    args.push(V::Integer(f.limit));
-    let sql = format!(
-        "SELECT e.id FROM knocker_events e WHERE {} ORDER BY e.received_at, e.id LIMIT ?{}",
-        clauses.join(" AND "),
-        args.len()
-    );
+    let (sql, args) = bulk_where(f, allowed).finish("SELECT e.id FROM knocker_events e", "ORDER BY e.received_at, e.id", f.limit);
     let ids = conn
         .prepare_cached(&sql)?
         .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
@@ -1396,9 +1369,9 @@ pub(crate) fn admin_leases(conn: &Connection, now_ms: i64) -> Result<Vec<LeaseIn
 
 /// How many events a bulk action with this filter (ignoring `limit`) would select now.
 pub(crate) fn admin_count_for_bulk(conn: &Connection, f: &EventFilter, allowed: &[Status]) -> Result<i64> {
-    let (clauses, args) = bulk_where(f, allowed);
-    let sql = format!("SELECT count(*) FROM knocker_events e WHERE {}", clauses.join(" AND "));
-    Ok(conn.query_row(&sql, rusqlite::params_from_iter(args), |r| r.get(0))?)
+    let w = bulk_where(f, allowed);
+    let sql = format!("SELECT count(*) FROM knocker_events e WHERE {}", w.clauses.join(" AND "));
+    Ok(conn.query_row(&sql, rusqlite::params_from_iter(w.args), |r| r.get(0))?)
 }
 
 fn export_where(f: &ExportFilter, alias: &str, args: &mut Vec<rusqlite::types::Value>) -> Vec<String> {
