@@ -711,7 +711,7 @@ fn run<W: Write>(cli: &Cli, ctx: &mut Ctx<W>) -> Result<(), CliError> {
                             ts(a.executed_at),
                             cell(&a.actor, 30),
                             a.action.clone(),
-                            format!("{} {}", a.affected, a.target_kind),
+                            format!("{} {}{}", a.affected, a.target_kind, if a.affected == 1 { "" } else { "s" }),
                             cell(&ids_text(&a.ids), 40),
                             cell(&a.filters_json, 60),
                         ]
