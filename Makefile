@@ -32,6 +32,7 @@ test-rust:
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc -- --skip book::
 	$(CARGO) run -q -p knocker --example axum_route -- --self-test
+	$(CARGO) test -q -p knocker --features otel --test otel
 
 KNOCKER_CLI = $(CARGO) run -q -p knocker --bin knocker -- --db demo.sqlite
 

@@ -362,6 +362,30 @@ impl Knocker {
     }
 }
 
+/// OpenTelemetry bridge (feature `otel`): makes each handler span (`knocker.handle`) a child of
+/// the W3C trace context its webhook arrived with, so one trace crosses the queue.
+///
+/// Install it once, next to your `tracing_opentelemetry` layer:
+/// `knocker::otel::install();`
+#[cfg(feature = "otel")]
+pub mod otel {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    /// Installs the process-wide span-parent hook. Returns false when a hook was already set.
+    pub fn install() -> bool {
+        knocker_core::trace::set_span_parent_hook(link)
+    }
+
+    fn link(span: &tracing::Span, tp: &knocker_core::trace::TraceParent) {
+        let (Ok(trace_id), Ok(span_id)) = (TraceId::from_hex(&tp.trace_id), SpanId::from_hex(&tp.parent_span_id)) else {
+            return;
+        };
+        let remote = SpanContext::new(trace_id, span_id, TraceFlags::new(tp.flags), true, TraceState::default());
+        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+    }
+}
+
 /// Helpers for tests and examples: sign requests the way providers do.
 pub mod testing {
     /// Hex HMAC-SHA256 of `body` under `secret`.

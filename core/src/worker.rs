@@ -357,6 +357,12 @@ impl Knocker {
     ) -> Result<Outcome> {
         let span = info_span!("knocker.handle", event_id = claim.event_id, attempt = claim.attempt_no, worker_id = %worker_id, outcome = tracing::field::Empty,
             endpoint = tracing::field::Empty, trace_id = tracing::field::Empty, parent_span_id = tracing::field::Empty);
+        // Link the trace context before the span is entered: an OpenTelemetry bridge can only set
+        // the parent of a span that has not started.
+        if let Some((_, Ok(v))) = view {
+            span.record("endpoint", v.endpoint.as_str());
+            crate::trace::link_handler_span(&span, v.traceparent.as_deref());
+        }
         let _e = span.enter();
         let started = self.now_ms();
         let Some((event, view)) = view else { return Ok(Outcome::Skipped) };
@@ -367,8 +373,6 @@ impl Knocker {
                 return Ok(o);
             }
         };
-        span.record("endpoint", view.endpoint.as_str());
-        crate::trace::link_handler_span(&span, view.traceparent.as_deref());
         let handler = explicit.clone().or_else(|| self.lookup_handler(&view.endpoint, view.event_type.as_deref()));
         let Some(handler) = handler else {
             let err = format!("no handler registered for endpoint={:?} event_type={:?}", view.endpoint, view.event_type);
