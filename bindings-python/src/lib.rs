@@ -39,6 +39,30 @@ fn models_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
         .map(|m| m.bind(py))
 }
 
+/// The core receipt of a `receive` / `ingest` call; `overrides` are event_type,
+/// provider_event_id, provider_delivery_id and dedupe_key, in that order.
+fn receipt<'a>(
+    body: &'a Bound<'_, PyBytes>,
+    headers: Option<&Bound<'_, PyAny>>,
+    query: Option<&Bound<'_, PyAny>>,
+    method: &'a str,
+    url: Option<&'a str>,
+    overrides: [Option<String>; 4],
+) -> PyResult<kc::Receipt<'a>> {
+    let [event_type, provider_event_id, provider_delivery_id, dedupe_key] = overrides;
+    Ok(kc::Receipt {
+        method,
+        url,
+        headers: to_pairs(headers, "headers")?,
+        query: to_pairs(query, "query")?,
+        body: body.as_bytes(),
+        event_type,
+        provider_event_id,
+        provider_delivery_id,
+        dedupe_key,
+    })
+}
+
 /// Maps a core error to the `knocker.errors` class for its stable code.
 fn to_py_err(py: Python<'_>, e: kc::Error) -> PyErr {
     let class = match e.code() {
@@ -863,17 +887,8 @@ impl PyKnocker {
         provider_delivery_id: Option<String>,
         dedupe_key: Option<String>,
     ) -> PyResult<PyObject> {
-        let receipt = kc::Receipt {
-            method,
-            url,
-            headers: to_pairs(headers, "headers")?,
-            query: to_pairs(query, "query")?,
-            body: body.as_bytes(),
-            event_type,
-            provider_event_id,
-            provider_delivery_id,
-            dedupe_key,
-        };
+        let overrides = [event_type, provider_event_id, provider_delivery_id, dedupe_key];
+        let receipt = receipt(body, headers, query, method, url, overrides)?;
         let k = &self.k;
         let r = py.allow_threads(|| k.receive(endpoint, &receipt)).py(py)?;
         Ok(ingest_tuple(py, r))
@@ -900,17 +915,8 @@ impl PyKnocker {
         signature_valid: Option<bool>,
         signature_error: Option<String>,
     ) -> PyResult<PyObject> {
-        let receipt = kc::Receipt {
-            method,
-            url,
-            headers: to_pairs(headers, "headers")?,
-            query: to_pairs(query, "query")?,
-            body: body.as_bytes(),
-            event_type,
-            provider_event_id,
-            provider_delivery_id,
-            dedupe_key,
-        };
+        let overrides = [event_type, provider_event_id, provider_delivery_id, dedupe_key];
+        let receipt = receipt(body, headers, query, method, url, overrides)?;
         let outcome = kc::TrustedOutcome { signature_valid, signature_error };
         let k = &self.k;
         let r = py.allow_threads(|| k.ingest(endpoint, &receipt, outcome)).py(py)?;
