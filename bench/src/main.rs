@@ -19,19 +19,22 @@ struct Args {
     long: usize,
     list_events: usize,
     out: Option<String>,
+    /// Run only the bare limit and sequential ingest (quick experiments, profiling).
+    ingest_only: bool,
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { n: 5_000, long: 0, list_events: 50_000, out: None };
+    let mut a = Args { n: 5_000, long: 0, list_events: 50_000, out: None, ingest_only: false };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--n" => a.n = it.next().and_then(|v| v.parse().ok()).expect("--n N"),
             "--list-events" => a.list_events = it.next().and_then(|v| v.parse().ok()).expect("--list-events N"),
             "--out" => a.out = it.next(),
+            "--ingest-only" => a.ingest_only = true,
             "--long" => a.long = it.next().and_then(|v| v.parse().ok()).expect("--long N"),
             "--help" | "-h" => {
-                println!("knocker-bench [--n N] [--list-events N] [--long N] [--out results.json]");
+                println!("knocker-bench [--n N] [--list-events N] [--long N] [--ingest-only] [--out results.json]");
                 std::process::exit(0);
             }
             other => panic!("unknown argument {other}"),
@@ -402,6 +405,9 @@ fn main() {
     let (bare_nockpt_v, _) = bare_limit(&dir, args.n, false);
     let k = open(&dir, "ingest.sqlite");
     let ingest = ingest_series(&k, "durable ingest (sequential)", &bodies, |i| format!("evt-{i}"), bare);
+    if args.ingest_only {
+        return;
+    }
     let dup = ingest_series(&k, "duplicate ingest", &bodies, |i| format!("evt-{i}"), bare);
     let verified = verified_series(&dir, &bodies, bare);
     let drain = drain_series(&k, args.n, bare);

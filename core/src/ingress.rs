@@ -146,6 +146,9 @@ impl Knocker {
             };
             let conn = guard.as_mut().ok_or(Error::Closed);
             let result = conn.and_then(|conn| self.store_batch(conn, &batch));
+            if result.is_ok() {
+                self.inner.note_commit();
+            }
             let results = match result {
                 Ok(results) => match self.check_committed(Some(&mut guard)) {
                     Ok(()) => results,

@@ -19,6 +19,7 @@ pub mod provider;
 pub mod providers;
 pub mod storage;
 pub mod trace;
+mod vfs;
 pub mod worker;
 
 pub use crate::admin::*;

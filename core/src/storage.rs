@@ -188,7 +188,9 @@ pub(crate) fn open_connection(path: &str, s: ConnSettings) -> Result<Connection>
             rusqlite::version()
         )));
     }
-    let conn = Connection::open(path)?;
+    // Knocker's VFS: the platform's, writing each commit's WAL frames with one system call.
+    let vfs = crate::vfs::ensure_registered().map_err(Error::invalid)?;
+    let conn = Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), vfs)?;
     conn.busy_timeout(std::time::Duration::from_millis(s.busy_timeout_ms as u64))?;
     // A new file gets small pages: a receipt dirties one page in each table and index it
     // touches, and every dirty page is copied and checksummed into the WAL at commit, so the
