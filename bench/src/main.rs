@@ -19,22 +19,28 @@ struct Args {
     long: usize,
     list_events: usize,
     out: Option<String>,
-    /// Run only the bare limit and sequential ingest (quick experiments, profiling).
-    ingest_only: bool,
+    /// Run only these groups (quick experiments, profiling); the bare limit always runs.
+    only: Option<Vec<String>>,
+    /// Producer counts of the concurrency series.
+    producers: Vec<usize>,
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { n: 5_000, long: 0, list_events: 50_000, out: None, ingest_only: false };
+    let mut a = Args { n: 5_000, long: 0, list_events: 50_000, out: None, only: None, producers: vec![1, 2, 4, 8, 16] };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--n" => a.n = it.next().and_then(|v| v.parse().ok()).expect("--n N"),
             "--list-events" => a.list_events = it.next().and_then(|v| v.parse().ok()).expect("--list-events N"),
             "--out" => a.out = it.next(),
-            "--ingest-only" => a.ingest_only = true,
+            "--only" => a.only = Some(it.next().expect("--only GROUP[,GROUP...]").split(',').map(str::to_string).collect()),
+            "--producers" => {
+                a.producers = it.next().expect("--producers N[,N...]").split(',').map(|v| v.parse().expect("a number")).collect()
+            }
             "--long" => a.long = it.next().and_then(|v| v.parse().ok()).expect("--long N"),
             "--help" | "-h" => {
-                println!("knocker-bench [--n N] [--list-events N] [--long N] [--ingest-only] [--out results.json]");
+                println!("knocker-bench [--n N] [--list-events N] [--long N] [--only GROUP,...] [--producers N,...] [--out results.json]\n\
+                     groups: ingest duplicate verified drain list providers concurrency drain-batching mixed");
                 std::process::exit(0);
             }
             other => panic!("unknown argument {other}"),
@@ -389,6 +395,13 @@ fn mixed_load(dir: &tempfile::TempDir, per: usize) -> Value {
     v
 }
 
+/// Lets the kernel write back the previous series' dirty pages before the next one starts, so
+/// that one series' writeback does not land in the next one's figures.
+fn settle() {
+    let _ = std::process::Command::new("sync").status();
+    std::thread::sleep(Duration::from_millis(200));
+}
+
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -403,27 +416,64 @@ fn main() {
     let bodies: Vec<Vec<u8>> = (0..args.n).map(body).collect();
     let (bare_v, bare) = bare_limit(&dir, args.n, true);
     let (bare_nockpt_v, _) = bare_limit(&dir, args.n, false);
+    let run = |group: &str| args.only.as_ref().map_or(true, |only| only.iter().any(|g| g == group));
     let k = open(&dir, "ingest.sqlite");
-    let ingest = ingest_series(&k, "durable ingest (sequential)", &bodies, |i| format!("evt-{i}"), bare);
-    if args.ingest_only {
-        return;
+    let mut series = vec![bare_v, bare_nockpt_v];
+    if run("ingest") || run("duplicate") || run("drain") {
+        settle();
+        series.push(ingest_series(&k, "durable ingest (sequential)", &bodies, |i| format!("evt-{i}"), bare));
     }
-    let dup = ingest_series(&k, "duplicate ingest", &bodies, |i| format!("evt-{i}"), bare);
-    let verified = verified_series(&dir, &bodies, bare);
-    let drain = drain_series(&k, args.n, bare);
-    let list = list_series(&dir, args.list_events);
-    let providers: Vec<Value> = ["stripe", "standard-webhooks", "github", "twilio", "discord"]
-        .iter()
-        .map(|p| provider_series(&dir, p, args.n))
-        .collect();
+    if run("duplicate") {
+        series.push(ingest_series(&k, "duplicate ingest", &bodies, |i| format!("evt-{i}"), bare));
+    }
+    if run("verified") {
+        settle();
+        series.push(verified_series(&dir, &bodies, bare));
+    }
+    if run("drain") {
+        series.push(drain_series(&k, args.n, bare));
+    }
+    if run("list") {
+        series.push(list_series(&dir, args.list_events));
+    }
+    let mut providers = Vec::new();
+    if run("providers") {
+        for p in ["stripe", "standard-webhooks", "github", "twilio", "discord"] {
+            settle();
+            providers.push(provider_series(&dir, p, args.n));
+        }
+    }
     let mut concurrency = Vec::new();
-    for producers in [1, 2, 4, 8, 16] {
-        concurrency.push(concurrent_ingest(&dir, producers, args.n * 2 / producers.max(1), bare));
+    if run("concurrency") {
+        for &producers in &args.producers {
+            settle();
+            concurrency.push(concurrent_ingest(&dir, producers, args.n * 2 / producers.max(1), bare));
+        }
     }
-    let drain_off = drain_mode(&dir, args.n, 1, bare);
-    let drain_on = drain_mode(&dir, args.n, knocker_core::options::HANDLER_BATCH_DEFAULT, bare);
-    let mixed = mixed_load(&dir, args.n / 2);
-    let long = if args.long > 0 { Some(ingest_series(&open(&dir, "long.sqlite"), &format!("durable ingest x{} (tail check)", args.long), &(0..args.long).map(body).collect::<Vec<_>>(), |i| format!("l{i}"), bare)) } else { None };
+    let mut drain_batching = Vec::new();
+    if run("drain-batching") {
+        settle();
+        drain_batching.push(drain_mode(&dir, args.n, 1, bare));
+        settle();
+        drain_batching.push(drain_mode(&dir, args.n, knocker_core::options::HANDLER_BATCH_DEFAULT, bare));
+    }
+    let mixed = if run("mixed") {
+        settle();
+        Some(mixed_load(&dir, args.n / 2))
+    } else {
+        None
+    };
+    let long = if args.long > 0 {
+        settle();
+        let bodies: Vec<Vec<u8>> = (0..args.long).map(body).collect();
+        let mut v = ingest_series(&open(&dir, "long.sqlite"), &format!("durable ingest x{} (tail check)", args.long), &bodies, |i| format!("l{i}"), bare);
+        let wal = std::fs::metadata(temp_path(&dir, "long.sqlite-wal")).map(|m| m.len()).unwrap_or(0);
+        println!("{:<34} WAL file at the end: {:.1} MiB", "", wal as f64 / 1048576.0);
+        v["wal_bytes_at_end"] = json!(wal);
+        Some(v)
+    } else {
+        None
+    };
     let rss = peak_rss_kib();
     println!("peak RSS: {} KiB", rss.unwrap_or(0));
     let machine = json!({
@@ -435,10 +485,10 @@ fn main() {
     let out = json!({
         "machine": machine,
         "body_bytes": BODY_BYTES,
-        "series": [bare_v, bare_nockpt_v, ingest, dup, verified, drain, list],
+        "series": series,
         "providers": providers,
         "concurrency": concurrency,
-        "drain_batching": [drain_off, drain_on],
+        "drain_batching": drain_batching,
         "mixed": mixed,
         "long_run": long,
         "peak_rss_kib": rss,
