@@ -22,8 +22,30 @@ curated_provider!(Discord {
 /// Parses a hex Ed25519 public key.
 pub fn parse_public_key(secret: &[u8]) -> Option<VerifyingKey> {
     let text = std::str::from_utf8(secret).ok()?.trim();
-    let bytes: [u8; 32] = hex::decode(text).ok()?.try_into().ok()?;
-    VerifyingKey::from_bytes(&bytes).ok()
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text, &mut bytes).ok()?;
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if let Some((_, key)) = keys.iter().find(|(b, _)| *b == bytes) {
+            return Some(*key);
+        }
+        let key = VerifyingKey::from_bytes(&bytes).ok()?;
+        if keys.len() == KEY_CACHE_SIZE {
+            keys.remove(0);
+        }
+        keys.push((bytes, key));
+        Some(key)
+    })
+}
+
+/// Public keys each thread keeps decompressed.
+const KEY_CACHE_SIZE: usize = 8;
+
+thread_local! {
+    /// Decompressing a public key (a field square root) costs about a quarter of a signature
+    /// check, and an app has one or two long-lived keys, so each thread keeps the last few.
+    /// Only public keys are kept; nothing secret.
+    static KEYS: std::cell::RefCell<Vec<([u8; 32], VerifyingKey)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn verify(req: &Request<'_>, ctx: &VerifyContext<'_>) -> Verification {
