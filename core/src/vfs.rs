@@ -341,7 +341,7 @@ static WAL_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
 
 unsafe extern "C" fn x_open(
     vfs: *mut ffi::sqlite3_vfs,
-    name: ffi::sqlite3_filename,
+    name: *const c_char,
     file: *mut ffi::sqlite3_file,
     flags: c_int,
     out_flags: *mut c_int,
