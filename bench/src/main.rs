@@ -23,23 +23,26 @@ struct Args {
     only: Option<Vec<String>>,
     /// Producer counts of the concurrency series.
     producers: Vec<usize>,
+    /// Rounds of (bare limit, sequential ingest), alternated; medians are reported.
+    rounds: usize,
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { n: 5_000, long: 0, list_events: 50_000, out: None, only: None, producers: vec![1, 2, 4, 8, 16] };
+    let mut a = Args { n: 5_000, long: 0, list_events: 50_000, out: None, only: None, producers: vec![1, 2, 4, 8, 16], rounds: 3 };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--n" => a.n = it.next().and_then(|v| v.parse().ok()).expect("--n N"),
             "--list-events" => a.list_events = it.next().and_then(|v| v.parse().ok()).expect("--list-events N"),
             "--out" => a.out = it.next(),
+            "--rounds" => a.rounds = it.next().and_then(|v| v.parse().ok()).filter(|r| *r > 0).expect("--rounds N (N >= 1)"),
             "--only" => a.only = Some(it.next().expect("--only GROUP[,GROUP...]").split(',').map(str::to_string).collect()),
             "--producers" => {
                 a.producers = it.next().expect("--producers N[,N...]").split(',').map(|v| v.parse().expect("a number")).collect()
             }
             "--long" => a.long = it.next().and_then(|v| v.parse().ok()).expect("--long N"),
             "--help" | "-h" => {
-                println!("knocker-bench [--n N] [--list-events N] [--long N] [--only GROUP,...] [--producers N,...] [--out results.json]\n\
+                println!("knocker-bench [--n N] [--list-events N] [--long N] [--rounds N] [--only GROUP,...] [--producers N,...] [--out results.json]\n\
                      groups: ingest duplicate verified drain list providers concurrency drain-batching mixed");
                 std::process::exit(0);
             }
@@ -89,8 +92,8 @@ fn body(i: usize) -> Vec<u8> {
 /// One-row INSERT per transaction of a same-sized body into a plain table, with Knocker's
 /// connection pragmas. `checkpoints`: SQLite's default inline autocheckpoint (the sustainable
 /// baseline the ratios use), or none at all (an upper bound: the WAL grows without limit).
-fn bare_limit(dir: &tempfile::TempDir, n: usize, checkpoints: bool) -> (Value, f64) {
-    let path = temp_path(dir, if checkpoints { "bare.sqlite" } else { "bare-nockpt.sqlite" });
+fn bare_limit(dir: &tempfile::TempDir, n: usize, checkpoints: bool, round: usize) -> (Value, f64) {
+    let path = temp_path(dir, &format!("{}-{round}.sqlite", if checkpoints { "bare" } else { "bare-nockpt" }));
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
         "PRAGMA page_size=1024; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
@@ -414,15 +417,43 @@ fn main() {
     println!("knocker bench: n={} body={}B, list file {} events", args.n, BODY_BYTES, args.list_events);
     println!("{:<34} {:>12} {:>7} {:>11} {:>11} {:>11} {:>11}", "series", "throughput", "ratio", "p50", "p99", "p99.9", "max");
     let bodies: Vec<Vec<u8>> = (0..args.n).map(body).collect();
-    let (bare_v, bare) = bare_limit(&dir, args.n, true);
-    let (bare_nockpt_v, _) = bare_limit(&dir, args.n, false);
     let run = |group: &str| args.only.as_ref().map_or(true, |only| only.iter().any(|g| g == group));
-    let k = open(&dir, "ingest.sqlite");
-    let mut series = vec![bare_v, bare_nockpt_v];
-    if run("ingest") || run("duplicate") || run("drain") {
+    // The bare limit and sequential ingest alternate for `rounds` rounds and the medians are
+    // reported: this VM's speed drifts by +-15 % within a minute, and alternating keeps the
+    // ratio between the two fair.
+    let mut bare_runs = Vec::new();
+    let mut ingest_runs = Vec::new();
+    let mut k = None;
+    for round in 0..args.rounds {
         settle();
-        series.push(ingest_series(&k, "durable ingest (sequential)", &bodies, |i| format!("evt-{i}"), bare));
+        let (v, per_s) = bare_limit(&dir, args.n, true, round);
+        bare_runs.push((per_s, v));
+        if run("ingest") || run("duplicate") || run("drain") {
+            settle();
+            let handle = open(&dir, &format!("ingest-{round}.sqlite"));
+            let v = ingest_series(&handle, "durable ingest (sequential)", &bodies, |i| format!("evt-{i}"), per_s);
+            ingest_runs.push((v["per_s"].as_f64().unwrap(), v));
+            k = Some(handle);
+        }
     }
+    let median = |runs: &mut Vec<(f64, Value)>| -> Option<Value> {
+        runs.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+        runs.get(runs.len() / 2).map(|r| r.1.clone())
+    };
+    let mut bare_v = median(&mut bare_runs).unwrap();
+    let bare = bare_v["per_s"].as_f64().unwrap();
+    bare_v["rounds"] = json!(bare_runs.iter().map(|r| r.0).collect::<Vec<_>>());
+    settle();
+    let (bare_nockpt_v, _) = bare_limit(&dir, args.n, false, 0);
+    let mut series = vec![bare_v, bare_nockpt_v];
+    if let Some(mut v) = median(&mut ingest_runs) {
+        let per_s = v["per_s"].as_f64().unwrap();
+        v["ratio_to_bare_limit"] = json!(per_s / bare);
+        v["rounds"] = json!(ingest_runs.iter().map(|r| r.0).collect::<Vec<_>>());
+        println!("{:<34} {per_s:>10.0}/s {:>7} (median of {} rounds; bare limit median {bare:.0}/s)", "durable ingest, median", format!("{:.2}x", per_s / bare), ingest_runs.len());
+        series.push(v);
+    }
+    let k = k.unwrap_or_else(|| open(&dir, "ingest.sqlite"));
     if run("duplicate") {
         series.push(ingest_series(&k, "duplicate ingest", &bodies, |i| format!("evt-{i}"), bare));
     }
