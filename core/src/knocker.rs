@@ -142,68 +142,69 @@ impl Pool {
 /// (failing the call, so that no 2xx is given for a commit that may be lost).
 pub(crate) struct WalGuard {
     wal_path: Option<String>,
-    identity: Mutex<Option<(u64, u64)>>,
+    /// The WAL file our connections use, held open: once another library deletes (or replaces)
+    /// it, its link count drops to 0. Checking that with `fstat` on this descriptor costs a
+    /// fraction of a path lookup, and the check runs twice per commit.
+    known: Mutex<Option<std::fs::File>>,
 }
 
 impl WalGuard {
     fn new(db_path: &str) -> Self {
         let wal_path = (db_path != ":memory:" && !db_path.is_empty() && !db_path.starts_with("file:"))
             .then(|| format!("{db_path}-wal"));
-        let g = WalGuard { wal_path, identity: Mutex::new(None) };
+        let g = WalGuard { wal_path, known: Mutex::new(None) };
         g.changed();
         g
     }
 
-    fn current(&self) -> Option<(u64, u64)> {
-        use std::os::unix::fs::MetadataExt;
-        let path = self.wal_path.as_ref()?;
-        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-    }
-
-    /// Whether the WAL file is no longer the one our connections use. Records the identity the
-    /// first time the file is seen.
+    /// Whether the WAL file is no longer the one our connections use. Records the file the
+    /// first time it is seen.
     fn changed(&self) -> bool {
-        if self.wal_path.is_none() {
-            return false;
-        }
-        let now = self.current();
-        let mut known = self.identity.lock().unwrap_or_else(|e| e.into_inner());
-        match (*known, now) {
-            (None, n) => {
-                *known = n;
+        use std::os::unix::fs::MetadataExt;
+        let Some(path) = &self.wal_path else { return false };
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        match &*known {
+            None => {
+                *known = std::fs::File::open(path).ok();
                 false
             }
-            (Some(k), Some(n)) if k == n => false,
-            _ => true,
+            Some(file) => file.metadata().map_or(true, |m| m.nlink() == 0),
         }
     }
 
     fn forget(&self) {
-        *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.known.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 
 /// In-process wake-up: a generation counter bumped on every commit that may create work.
 #[derive(Default)]
 pub(crate) struct Notify {
-    generation: Mutex<u64>,
+    /// (generation, threads waiting in `wait_past`)
+    state: Mutex<(u64, usize)>,
     cv: Condvar,
 }
 
 impl Notify {
     pub(crate) fn current(&self) -> u64 {
-        *self.generation.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0
     }
+    /// Every commit calls this; waking a condition variable is a system call even when nobody
+    /// waits, so it is skipped then (waiters register under the same lock, so none is missed).
     pub(crate) fn bump(&self) {
-        let mut g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
-        *g = g.wrapping_add(1);
-        self.cv.notify_all();
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 = g.0.wrapping_add(1);
+        if g.1 > 0 {
+            self.cv.notify_all();
+        }
     }
     /// Waits until the generation moves past `seen` or the timeout passes. Returns whether it moved.
     pub(crate) fn wait_past(&self, seen: u64, timeout: std::time::Duration) -> bool {
-        let g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
-        let (g, _) = self.cv.wait_timeout_while(g, timeout, |g| *g == seen).unwrap_or_else(|e| e.into_inner());
-        *g != seen
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.1 += 1;
+        let (mut g, _) = self.cv.wait_timeout_while(g, timeout, |g| g.0 == seen).unwrap_or_else(|e| e.into_inner());
+        g.1 -= 1;
+        g.0 != seen
     }
 }
 
