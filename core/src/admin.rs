@@ -533,6 +533,7 @@ impl Knocker {
         let now = self.now_ms();
         let result = self.write(|tx| {
             let mut out = ImportResult::default();
+            let mut ids = storage::IdFloors::read(tx)?;
             let endpoint_id = |name: &str| -> Result<i64> {
                 storage::endpoint_by_name(tx, name)?.map(|e| e.id).ok_or_else(|| {
                     Error::invalid(format!("endpoint {name:?} is neither in this file nor in the import's endpoint records"))
@@ -566,12 +567,12 @@ impl Knocker {
                             out.events_skipped += 1;
                             continue;
                         }
-                        let id = storage::admin_insert_imported_event(tx, ep, e, status, now)?;
+                        let id = storage::admin_insert_imported_event(tx, ep, e, status, now, &mut ids)?;
                         for d in &e.deliveries {
                             let body = decode_body(d)?;
                             let headers = json_object_text(&d.headers, "headers", d.source_id)?;
                             let query = json_object_text(&d.query, "query", d.source_id)?;
-                            storage::admin_insert_imported_delivery(tx, ep, Some(id), d, &headers, &query, &body)?;
+                            storage::admin_insert_imported_delivery(tx, ep, Some(id), d, &headers, &query, &body, &mut ids)?;
                             out.deliveries_imported += 1;
                         }
                         out.events_imported += 1;
@@ -586,7 +587,7 @@ impl Knocker {
                             out.orphans_skipped += 1;
                             continue;
                         }
-                        storage::admin_insert_imported_delivery(tx, ep, None, d, &headers, &query, &body)?;
+                        storage::admin_insert_imported_delivery(tx, ep, None, d, &headers, &query, &body, &mut ids)?;
                         out.orphans_imported += 1;
                     }
                 }

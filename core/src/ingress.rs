@@ -216,13 +216,14 @@ impl Knocker {
     /// One transaction for the batch; per-receipt outcomes are returned only when it committed.
     fn store_batch(&self, conn: &mut Connection, batch: &[Arc<PendingReceipt>]) -> Result<Vec<Result<Committed>>> {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut ids = storage::IdFloors::read(&tx)?;
         let mut out = Vec::with_capacity(batch.len());
         if batch.len() == 1 {
-            out.push(Ok(self.store_one(&tx, &batch[0])?));
+            out.push(Ok(self.store_one(&tx, &batch[0], &mut ids)?));
         } else {
             for job in batch {
                 storage::exec_cached(&tx, "SAVEPOINT knocker_receipt")?;
-                match self.store_one(&tx, job) {
+                match self.store_one(&tx, job, &mut ids) {
                     Ok(c) => {
                         storage::exec_cached(&tx, "RELEASE knocker_receipt")?;
                         out.push(Ok(c));
@@ -239,7 +240,7 @@ impl Knocker {
         Ok(out)
     }
 
-    fn store_one(&self, tx: &Connection, job: &PendingReceipt) -> Result<Committed> {
+    fn store_one(&self, tx: &Connection, job: &PendingReceipt, ids: &mut storage::IdFloors) -> Result<Committed> {
         // Re-read inside the write lock: the endpoint may have been disabled, changed or removed.
         let Some(current) = storage::endpoint_by_name(tx, &job.endpoint)? else {
             self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).remove(&job.endpoint);
@@ -283,7 +284,7 @@ impl Knocker {
             max_attempts: current.max_attempts,
             traceparent: job.traceparent.as_deref(),
         };
-        let stored = storage::store_receipt(tx, &r)?;
+        let stored = storage::store_receipt(tx, &r, ids)?;
         Ok(Committed::Stored { stored, status_code, error_code })
     }
 }

@@ -148,3 +148,28 @@ fn run_retention_stops_on_signal() {
     t.join().unwrap().unwrap();
     assert!(f.count("SELECT count(*) FROM knocker_prune_audits") >= 1);
 }
+
+#[test]
+fn pruned_ids_are_never_handed_out_again() {
+    let f = fixture();
+    let ids = handled_events(&f, 3);
+    let last_delivery: i64 = f.count("SELECT max(id) FROM knocker_deliveries");
+    // An orphan delivery (the newest delivery), pruned below together with every event.
+    let orphan = f.k.ingest("p", &Receipt::new(b"x"), TrustedOutcome { signature_valid: Some(false), signature_error: Some("bad signature".into()) }).unwrap();
+    assert_eq!(orphan.delivery_id, Some(last_delivery + 1));
+    f.clock.advance_s(10.0);
+    let r = f.k.prune_events(&PruneEvents { statuses: vec![Status::Handled], older_than: f.clock.now_s(), limit: 100, dry_run: false }).unwrap();
+    assert_eq!(r.events_pruned, 3);
+    let o = f.k.prune_orphan_deliveries(&PruneOrphans { older_than: f.clock.now_s(), limit: 100, dry_run: false }).unwrap();
+    assert_eq!(o.deliveries_pruned, 1);
+    assert_eq!(f.count("SELECT count(*) FROM knocker_events") + f.count("SELECT count(*) FROM knocker_deliveries"), 0);
+    // Without a floor SQLite would number from 1 again.
+    let a = f.ingest("p", b"after", Some("after-1"));
+    assert_eq!(a.event_id, Some(ids[2] + 1));
+    assert_eq!(a.delivery_id, Some(last_delivery + 2));
+    // Rows have passed the floors now: the next write transaction drops them.
+    assert_eq!(f.count("SELECT count(*) FROM knocker_id_floors"), 2);
+    let b = f.ingest("p", b"after", Some("after-2"));
+    assert_eq!((b.event_id, b.delivery_id), (Some(ids[2] + 2), Some(last_delivery + 3)));
+    assert_eq!(f.count("SELECT count(*) FROM knocker_id_floors"), 0);
+}

@@ -193,3 +193,71 @@ fn close_leaves_one_self_contained_file() {
     let n: i64 = rusqlite::Connection::open(&f.path).unwrap().query_row("SELECT count(*) FROM knocker_events", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 50);
 }
+
+#[test]
+fn a_version_3_file_migrates_to_tables_without_autoincrement_and_keeps_ids_unique() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.sqlite").to_string_lossy().into_owned();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;").unwrap();
+        for m in &knocker_core::storage::MIGRATIONS[..3] {
+            c.execute_batch(m).unwrap();
+        }
+        c.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO knocker_endpoints (name, path, max_body_bytes, max_attempts, backoff_base_s, backoff_max_s, created_at, updated_at)
+             VALUES ('old', '/old', 1024, 3, 1, 10, 0, 0);",
+        )
+        .unwrap();
+        for i in 1..=5 {
+            c.execute(
+                "INSERT INTO knocker_events (endpoint_id, received_at, dedupe_key, status, max_attempts, run_at_ms, updated_at_ms)
+                 VALUES (1, 100, ?1, 'handled', 3, 0, 0)",
+                [format!("k{i}")],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO knocker_deliveries (endpoint_id, event_id, received_at, dedupe_key, method, headers_json, query_json,
+                     body_blob, body_size, signature_valid, status_code, traceparent)
+                 VALUES (1, ?1, 100, ?2, 'POST', '{}', '{}', x'7b7d', 2, 1, 204, 'tp')",
+                rusqlite::params![i, format!("k{i}")],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO knocker_attempts (event_id, attempt_no, started_at_ms, finished_at_ms, duration_ms, outcome)
+                 VALUES (?1, 1, 0, 1, 1, 'handled')",
+                [i],
+            )
+            .unwrap();
+        }
+        // The two newest were pruned under v3: AUTOINCREMENT remembered 5.
+        c.execute_batch(
+            "INSERT INTO knocker_prune_guard (id) VALUES (1);
+             DELETE FROM knocker_deliveries WHERE event_id >= 4; DELETE FROM knocker_events WHERE id >= 4;
+             DELETE FROM knocker_prune_guard;",
+        )
+        .unwrap();
+    }
+    let k = Knocker::open(&path).unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    let sql: String = c.query_row("SELECT sql FROM sqlite_master WHERE name = 'knocker_events'", [], |r| r.get(0)).unwrap();
+    assert!(!sql.contains("AUTOINCREMENT"), "{sql}");
+    // Rows, links and columns kept.
+    let e = k.get_event(2).unwrap();
+    assert_eq!((e.status, e.dedupe_key.as_deref()), (Status::Handled, Some("k2")));
+    let d: (i64, String) = c.query_row("SELECT event_id, traceparent FROM knocker_deliveries WHERE id = 3", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(d, (3, "tp".to_string()));
+    // Triggers and foreign keys are back: deliveries stay append-only; attempts cascade.
+    let upd = c.execute("UPDATE knocker_deliveries SET status_code = 500 WHERE id = 1", []);
+    assert!(upd.unwrap_err().to_string().contains("append-only"));
+    let fk: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_list('knocker_attempts') WHERE \"table\" = 'knocker_events'", [], |r| r.get(0)).unwrap();
+    assert_eq!(fk, 1);
+    let plans: i64 = c.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('knocker_events', 'knocker_deliveries')", [], |r| r.get(0)).unwrap();
+    assert_eq!(plans, 11);
+    // Ids 4 and 5 were handed out before: the next event and delivery number past them.
+    let r = k.ingest("old", &Receipt { dedupe_key: Some("new".into()), ..Receipt::new(b"{}") }, TrustedOutcome::valid()).unwrap();
+    assert_eq!((r.event_id, r.delivery_id), (Some(6), Some(6)));
+}
