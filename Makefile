@@ -48,7 +48,7 @@ demo: setup
 	@echo; echo "demo ok: the requeued event is claimable again; the app's workers run it on their next poll"
 
 bench: setup
-	$(CARGO) run -q --release -p knocker-bench -- --out bench/results/rust.json
+	$(CARGO) run -q --release -p knocker-bench -- --rounds 5 --long 100000 --out bench/results/rust.json
 
 clean:
 	$(CARGO) clean

@@ -5,7 +5,9 @@ The prior art (PyPI ``knockerlite``, module ``knocker``, Python >= 3.12) is inst
 own venv (default ``.venv-knockerlite`` at the repo root) with the first Python >= 3.12 found
 (``$PRIOR_PYTHON``, ``~/.pyenv/versions/3.12*/bin/python``, ``python3.12``, ``python3.13``).
 This binding runs with ``$KNOCKER_PYTHON`` (default ``.venv/bin/python``). Prints both JSON
-results and a table with ratios (ours / prior art; for latency, prior art / ours).
+results and a table with ratios (ours / prior art; for latency, prior art / ours): the two run
+alternately for ``--rounds`` rounds (default 3) and each row shows the medians and every round's
+ratio.
 """
 
 from __future__ import annotations
@@ -62,20 +64,38 @@ ROWS = [
 
 def main() -> None:
     args = sys.argv[1:]
+    rounds = 3
+    if "--rounds" in args:
+        i = args.index("--rounds")
+        rounds = int(args[i + 1])
+        del args[i : i + 2]
     ours_py = os.environ.get("KNOCKER_PYTHON", os.path.join(ROOT, ".venv", "bin", "python"))
     prior_py = ensure_prior_venv()
-    prior = run(prior_py, args)
-    ours = run(ours_py, args)
-    print(json.dumps({"ours": ours, "prior_art": prior}, indent=2))
+    # The machine's speed drifts within minutes: the two run alternately, and each row reports
+    # the median of the rounds' paired ratios.
+    pairs = []
+    for _ in range(rounds):
+        prior = run(prior_py, args)
+        ours = run(ours_py, args)
+        pairs.append((ours, prior))
+    print(json.dumps([{"ours": o, "prior_art": p} for o, p in pairs], indent=2))
     print()
-    print(f"{'shape':45} {'ours':>12} {'prior art':>12} {'ratio':>8}")
+    print(f"{'shape':45} {'ours':>12} {'prior art':>12} {'ratio':>8}   rounds")
     for key, field, label, lower_is_better in ROWS:
-        o, p = (ours.get(key) or {}).get(field), (prior.get(key) or {}).get(field)
-        if o is None or p is None:
-            print(f"{label:45} {str(o):>12} {str(p):>12} {'n/a':>8}")
+        ratios, ours_v, prior_v = [], [], []
+        for ours, prior in pairs:
+            o, p = (ours.get(key) or {}).get(field), (prior.get(key) or {}).get(field)
+            if o is None or p is None:
+                continue
+            ours_v.append(o)
+            prior_v.append(p)
+            ratios.append((p / o) if lower_is_better else (o / p))
+        if not ratios:
+            print(f"{label:45} {'n/a':>12} {'n/a':>12} {'n/a':>8}")
             continue
-        ratio = (p / o) if lower_is_better else (o / p)
-        print(f"{label:45} {o:>12} {p:>12} {ratio:>7.1f}x")
+        med = lambda v: sorted(v)[len(v) // 2]
+        each = ", ".join(f"{r:.1f}" for r in ratios)
+        print(f"{label:45} {med(ours_v):>12} {med(prior_v):>12} {med(ratios):>7.1f}x   {each}")
 
 
 if __name__ == "__main__":
