@@ -215,45 +215,64 @@ impl Knocker {
 
     /// One transaction for the batch; per-receipt outcomes are returned only when it committed.
     fn store_batch(&self, conn: &mut Connection, batch: &[Arc<PendingReceipt>]) -> Result<Vec<Result<Committed>>> {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut ids = storage::IdFloors::read(&tx)?;
+        let tx = storage::ImmediateTx::begin(conn)?;
+        let out = self.store_batch_in_transaction(&tx, batch)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn store_batch_in_transaction(&self, tx: &Connection, batch: &[Arc<PendingReceipt>]) -> Result<Vec<Result<Committed>>> {
+        let mut ids = storage::IdFloors::read(tx)?;
+        let data_version = storage::data_version(tx)?;
         let mut out = Vec::with_capacity(batch.len());
         if batch.len() == 1 {
-            out.push(Ok(self.store_one(&tx, &batch[0], &mut ids)?));
+            out.push(Ok(self.store_one(tx, &batch[0], &mut ids, data_version)?));
         } else {
             for job in batch {
-                storage::exec_cached(&tx, "SAVEPOINT knocker_receipt")?;
-                match self.store_one(&tx, job, &mut ids) {
+                storage::exec_cached(tx, "SAVEPOINT knocker_receipt")?;
+                match self.store_one(tx, job, &mut ids, data_version) {
                     Ok(c) => {
-                        storage::exec_cached(&tx, "RELEASE knocker_receipt")?;
+                        storage::exec_cached(tx, "RELEASE knocker_receipt")?;
                         out.push(Ok(c));
                     }
                     Err(e) => {
-                        storage::exec_cached(&tx, "ROLLBACK TO knocker_receipt")?;
-                        storage::exec_cached(&tx, "RELEASE knocker_receipt")?;
+                        storage::exec_cached(tx, "ROLLBACK TO knocker_receipt")?;
+                        storage::exec_cached(tx, "RELEASE knocker_receipt")?;
                         out.push(Err(e));
                     }
                 }
             }
         }
-        tx.commit()?;
         Ok(out)
     }
 
-    fn store_one(&self, tx: &Connection, job: &PendingReceipt, ids: &mut storage::IdFloors) -> Result<Committed> {
-        // Re-read inside the write lock: the endpoint may have been disabled, changed or removed.
-        let Some(current) = storage::endpoint_by_name(tx, &job.endpoint)? else {
-            self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).remove(&job.endpoint);
-            return Ok(Committed::UnknownEndpoint);
+    fn store_one(&self, tx: &Connection, job: &PendingReceipt, ids: &mut storage::IdFloors, data_version: i64) -> Result<Committed> {
+        // The endpoint may have been disabled, changed or removed by another connection: re-read
+        // it inside the write lock unless no other connection has committed since it was read.
+        let cached = self
+            .inner
+            .endpoint_rows
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&job.endpoint)
+            .filter(|(_, seen)| *seen == data_version)
+            .map(|(row, _)| row.clone());
+        let current = match cached {
+            Some(row) => row,
+            None => {
+                let Some(row) = storage::endpoint_by_name(tx, &job.endpoint)? else {
+                    self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).remove(&job.endpoint);
+                    return Ok(Committed::UnknownEndpoint);
+                };
+                self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).insert(job.endpoint.clone(), (row.clone(), data_version));
+                row
+            }
         };
         if current != job.precheck_row {
-            self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).insert(job.endpoint.clone(), current.clone());
             let now_oversize = job.body_len > current.max_body_bytes as usize;
             if (current.verification_required && !job.verified_here && !now_oversize) || now_oversize != job.oversize {
                 return Ok(Committed::PolicyChanged);
             }
-        } else if !self.inner.endpoint_rows.read().unwrap_or_else(|e| e.into_inner()).contains_key(&job.endpoint) {
-            self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).insert(job.endpoint.clone(), current.clone());
         }
         let disabled = !current.enabled;
         let (status_code, accepted, error_code, signature_error) = if disabled {

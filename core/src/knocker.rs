@@ -219,9 +219,11 @@ pub(crate) struct Inner {
     pub handlers: RwLock<HashMap<(String, Option<String>), Arc<dyn Handler>>>,
     pub notify: Notify,
     pub wal_guard: WalGuard,
-    /// Stored endpoint rows as last read inside a write transaction: the pre-checks of
-    /// `receive` (body limit, whether verification is required) read them without a query.
-    pub endpoint_rows: RwLock<HashMap<String, EndpointRow>>,
+    /// Stored endpoint rows as last read inside a write transaction, with the writer
+    /// connection's `data_version` then: the pre-checks of `receive` (body limit, whether
+    /// verification is required) read them without a query, and a write transaction re-reads a
+    /// row only when another connection has committed since (see `ingress.rs`).
+    pub endpoint_rows: RwLock<HashMap<String, (EndpointRow, i64)>>,
     /// Receipts waiting for the next group commit (see `ingress.rs`).
     pub ingest_queue: Mutex<Vec<Arc<crate::ingress::PendingReceipt>>>,
     /// The background checkpointer; `close` wakes and joins it before closing the writer.
@@ -391,6 +393,7 @@ impl Knocker {
             synchronous_full: self.inner.options.synchronous == Synchronous::Full,
         };
         *writer = None;
+        self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).clear();
         self.inner.readers.retire_all();
         self.inner.workers.retire_all();
         *writer = Some(storage::open_connection(&self.inner.path, settings)?);
@@ -555,9 +558,11 @@ impl Knocker {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             storage::upsert_endpoint(&tx, &row, now_s)?;
             tx.commit()?;
+            // Still holding the writer: no receipt can be stored against the old row after this
+            // commit (our own commits do not move the writer's data_version).
+            self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).remove(&config.name);
             self.check_committed(Some(&mut guard))?;
         }
-        self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).remove(&config.name);
         self.inner
             .endpoints
             .write()
@@ -621,7 +626,7 @@ impl Knocker {
         }
         let now_ms = self.now_ms();
         // The stored row is the policy every process agrees on; read it without the write lock.
-        let cached = self.inner.endpoint_rows.read().unwrap_or_else(|e| e.into_inner()).get(endpoint).cloned();
+        let cached = self.inner.endpoint_rows.read().unwrap_or_else(|e| e.into_inner()).get(endpoint).map(|(r, _)| r.clone());
         let row = match cached {
             Some(r) => Some(r),
             None => self.read(|c| storage::endpoint_by_name(c, endpoint))?,

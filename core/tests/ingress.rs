@@ -322,3 +322,24 @@ fn closed_handle_errors() {
     assert_eq!(f.k.ingest("p", &Receipt::new(b"x"), TrustedOutcome::valid()).unwrap_err().code(), "closed");
     assert_eq!(f.k.get_event(1).unwrap_err().code(), "closed");
 }
+
+#[test]
+fn an_endpoint_changed_by_another_handle_or_this_one_applies_to_the_next_receipt() {
+    let f = fixture();
+    f.plain_endpoint("p");
+    // Warm this handle's endpoint cache.
+    assert_eq!(f.ingest("p", b"1", Some("k1")).status_code, 204);
+    // Another process disables it: the next receipt here must see that, not the cached row.
+    let other = f.reopen();
+    other.add_endpoint(EndpointConfig::new("p", "/p").enabled(false)).unwrap();
+    let r = f.ingest("p", b"2", Some("k2"));
+    assert_eq!((r.status_code, r.event_id, r.error_code.as_deref()), (404, None, Some("endpoint_disabled")));
+    // Enabled again through this handle: its own commit must refresh its cache too.
+    f.k.add_endpoint(EndpointConfig::new("p", "/p").max_body_bytes(4)).unwrap();
+    assert_eq!(f.ingest("p", b"3", Some("k3")).status_code, 204);
+    let r = f.ingest("p", b"too long", Some("k4"));
+    assert_eq!(r.status_code, 413);
+    // A raw write by another library (no Knocker handle) is seen as well.
+    f.raw().execute("UPDATE knocker_endpoints SET enabled = 0 WHERE name = 'p'", []).unwrap();
+    assert_eq!(f.ingest("p", b"5", Some("k5")).status_code, 404);
+}
