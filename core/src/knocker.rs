@@ -228,6 +228,12 @@ pub(crate) struct Inner {
     pub ingest_queue: Mutex<Vec<Arc<crate::ingress::PendingReceipt>>>,
     /// The background checkpointer; `close` wakes and joins it before closing the writer.
     pub checkpointer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The checkpointer's connection, opened on its first pass. It lives here rather than on
+    /// the checkpointer's stack so that [`Knocker::reopen_connections`] can close it with the
+    /// others: a connection left on a deleted WAL would keep SQLite's in-process view of the
+    /// old shared-memory index alive for the new connections, and would checkpoint frames from
+    /// the old file. Lock order: `writer` before this.
+    pub checkpoint_conn: Mutex<Option<Connection>>,
     /// The checkpointer's thread, woken early when commits have grown the WAL.
     pub checkpointer_thread: std::sync::OnceLock<std::thread::Thread>,
     /// Write commits since the checkpointer was last woken.
@@ -301,6 +307,7 @@ impl Knocker {
             endpoint_rows: RwLock::new(HashMap::new()),
             ingest_queue: Mutex::new(Vec::new()),
             checkpointer: Mutex::new(None),
+            checkpoint_conn: Mutex::new(None),
             checkpointer_thread: std::sync::OnceLock::new(),
             commits_since_checkpoint: std::sync::atomic::AtomicU32::new(0),
             worker_registry: WorkerRegistry::default(),
@@ -355,6 +362,7 @@ impl Knocker {
                 let _ = handle.join();
             }
         }
+        *self.inner.checkpoint_conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.inner.readers.clear();
         self.inner.workers.clear();
         if let Ok(mut w) = self.inner.writer.lock() {
@@ -394,6 +402,7 @@ impl Knocker {
         };
         *writer = None;
         self.inner.endpoint_rows.write().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.inner.checkpoint_conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.inner.readers.retire_all();
         self.inner.workers.retire_all();
         *writer = Some(storage::open_connection(&self.inner.path, settings)?);
@@ -1200,8 +1209,15 @@ fn spawn_checkpointer(inner: &Arc<Inner>, settings: ConnSettings) {
     }
     let weak = Arc::downgrade(inner);
     let path = inner.path.clone();
+    // One pass on the checkpointer's connection, (re)opened when missing.
+    let pass = move |inner: &Inner| -> Result<(i64, i64)> {
+        let mut conn = inner.checkpoint_conn.lock().unwrap_or_else(|e| e.into_inner());
+        if conn.is_none() {
+            *conn = Some(storage::open_connection(&path, settings)?);
+        }
+        storage::checkpoint_passive(conn.as_ref().expect("opened above"))
+    };
     let spawned = std::thread::Builder::new().name("knocker-checkpoint".into()).spawn(move || {
-        let Ok(conn) = storage::open_connection(&path, settings) else { return };
         let idle = |weak: &std::sync::Weak<Inner>| {
             weak.upgrade().map(|i| i.commits_since_checkpoint.load(Ordering::Relaxed) == 0)
         };
@@ -1214,16 +1230,17 @@ fn spawn_checkpointer(inner: &Arc<Inner>, settings: ConnSettings) {
             std::thread::park_timeout(std::time::Duration::from_millis(CHECKPOINT_INTERVAL_MS));
             let Some(inner) = weak.upgrade() else { return };
             if inner.closed.load(Ordering::SeqCst) {
+                *inner.checkpoint_conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 return;
             }
             inner.commits_since_checkpoint.store(0, Ordering::Relaxed);
             let _span = tracing::trace_span!("knocker.checkpoint").entered();
-            match storage::checkpoint_passive(&conn) {
+            match pass(&inner) {
                 Ok((mut log, mut copied)) if log > copied && log >= CHECKPOINT_CATCH_UP_FRAMES => {
                     // First shrink what is left without pausing anyone: each pass copies what
                     // the previous one left and is shorter than it.
                     for _ in 0..3 {
-                        match storage::checkpoint_passive(&conn) {
+                        match pass(&inner) {
                             Ok((l, c)) => (log, copied) = (l, c),
                             Err(_) => break,
                         }
@@ -1237,7 +1254,7 @@ fn spawn_checkpointer(inner: &Arc<Inner>, settings: ConnSettings) {
                     // 100k receipts). Copy the frames committed meanwhile (a few milliseconds'
                     // worth) with this handle's ingress paused, so the next commit restarts it.
                     let _writer = inner.writer.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Err(e) = storage::checkpoint_passive(&conn) {
+                    if let Err(e) = pass(&inner) {
                         tracing::debug!("background checkpoint: {e}");
                     }
                 }

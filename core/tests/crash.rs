@@ -176,13 +176,37 @@ fn child_wal_deleted_midway() {
         ingest(i);
     }
     // What another SQLite copy in this process does when it closes its last connection to the
-    // file: checkpoint, then delete -wal and -shm (it cannot see our connections' locks).
-    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    // file: checkpoint every frame, then delete -wal and -shm (it cannot see our connections'
+    // locks). Knocker's background checkpointer may hold the checkpoint lock for a moment
+    // (the checkpoint then reports busy and copies nothing): try again until it is complete.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while other.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)).unwrap() != 0 {
+        assert!(Instant::now() < deadline, "the checkpoint stayed busy");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(other);
     std::fs::remove_file(format!("{path}-wal")).unwrap();
     let _ = std::fs::remove_file(format!("{path}-shm"));
     for i in 5..10 {
         ingest(i);
     }
+    // The background checkpointer follows the new WAL too: the main file alone soon holds
+    // every receipt (a checkpointer left on the deleted WAL would copy nothing, or old frames).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let in_main_file = loop {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("main-only.sqlite");
+        std::fs::copy(&path, &copy).unwrap();
+        let n: i64 = rusqlite::Connection::open(&copy)
+            .and_then(|c| c.query_row("SELECT count(*) FROM knocker_events", [], |r| r.get(0)))
+            .unwrap_or(-1);
+        if n == 10 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    println!("MAIN FILE {in_main_file}");
     println!("DONE");
     std::thread::sleep(Duration::from_secs(60));
 }
@@ -192,10 +216,14 @@ fn a_wal_deleted_by_another_sqlite_library_loses_no_acknowledged_receipt() {
     let (_dir, path) = db_path();
     let mut c = child("child_wal_deleted_midway", &path);
     let mut acked = Vec::new();
+    let mut in_main_file = None;
     for line in BufReader::new(c.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         if let Some((_, key)) = line.split_once("ACK ") {
             acked.push(key.to_string());
+        }
+        if let Some((_, n)) = line.split_once("MAIN FILE ") {
+            in_main_file = n.trim().parse::<i64>().ok();
         }
         if line.ends_with("DONE") {
             break;
@@ -204,6 +232,7 @@ fn a_wal_deleted_by_another_sqlite_library_loses_no_acknowledged_receipt() {
     c.kill().unwrap(); // crash before any clean close could checkpoint a ghost WAL
     c.wait().unwrap();
     assert_eq!(acked.len(), 10);
+    assert_eq!(in_main_file, Some(10), "the checkpointer did not copy the new WAL into the main file");
     let conn = rusqlite::Connection::open(&path).unwrap();
     for key in &acked {
         let n: i64 = conn.query_row("SELECT count(*) FROM knocker_events WHERE dedupe_key = ?1", [key], |r| r.get(0)).unwrap();
