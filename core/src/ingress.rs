@@ -162,7 +162,6 @@ impl Knocker {
                 let conn = guard.as_mut().ok_or(Error::Closed);
                 let result = conn.and_then(|conn| self.store_batch(conn, &batch));
                 if result.is_ok() {
-                    self.inner.note_commit();
                 }
                 let failed = result.is_err();
                 let results = match result {

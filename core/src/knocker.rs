@@ -16,6 +16,7 @@ use crate::model::*;
 use crate::options::*;
 use crate::provider::{codes, Metadata, Pairs, Provider, ProviderInfo, Rejection, Request, Verification, VerifyContext};
 use crate::providers;
+use crate::checkpoint::WalProgress;
 use crate::storage::{self, ConnSettings, EndpointRow};
 use crate::worker::{Handler, WorkerRegistry};
 
@@ -75,6 +76,8 @@ pub(crate) struct Pool {
     /// Bumped when every connection must be reopened (see [`WalGuard`]); connections of an
     /// older generation are dropped instead of returning to the pool.
     generation: AtomicU64,
+    /// The WAL hook's target for this pool's connections; after `idle`, so that it outlives them.
+    wal_progress: Arc<WalProgress>,
 }
 
 pub(crate) struct Pooled<'a> {
@@ -110,15 +113,22 @@ impl Drop for Pooled<'_> {
 }
 
 impl Pool {
-    fn new(path: &str, settings: ConnSettings, max_idle: usize) -> Self {
-        Pool { path: path.to_string(), settings, idle: Mutex::new(Vec::new()), max_idle, generation: AtomicU64::new(0) }
+    fn new(path: &str, settings: ConnSettings, max_idle: usize, wal_progress: Arc<WalProgress>) -> Self {
+        Pool {
+            path: path.to_string(),
+            settings,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+            generation: AtomicU64::new(0),
+            wal_progress,
+        }
     }
     pub(crate) fn get(&self) -> Result<Pooled<'_>> {
         let generation = self.generation.load(Ordering::SeqCst);
         let existing = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match existing {
             Some(c) => c,
-            None => storage::open_connection(&self.path, self.settings)?,
+            None => storage::open_connection(&self.path, self.settings, Some(&self.wal_progress))?,
         };
         Ok(Pooled { pool: self, conn: Some(conn), generation })
     }
@@ -177,6 +187,43 @@ impl WalGuard {
     }
 }
 
+/// Lets the checkpointer take the writer ahead of callers (see [`Inner::writer_pause`]).
+#[derive(Default)]
+pub(crate) struct WriterPause {
+    requested: AtomicBool,
+    paused: Mutex<bool>,
+    resumed: Condvar,
+}
+
+impl WriterPause {
+    /// Returns at once unless a pause is requested (one atomic load on the fast path).
+    pub(crate) fn wait_until_resumed(&self) {
+        if self.requested.load(Ordering::Acquire) {
+            let paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
+            drop(self.resumed.wait_while(paused, |p| *p).unwrap_or_else(|e| e.into_inner()));
+        }
+    }
+
+    /// Holds new writers back until the returned guard is dropped.
+    pub(crate) fn pause(&self) -> PauseGuard<'_> {
+        *self.paused.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.requested.store(true, Ordering::Release);
+        PauseGuard(self)
+    }
+}
+
+pub(crate) struct PauseGuard<'a>(&'a WriterPause);
+
+impl Drop for PauseGuard<'_> {
+    fn drop(&mut self) {
+        let mut paused = self.0.paused.lock().unwrap_or_else(|e| e.into_inner());
+        *paused = false;
+        self.0.requested.store(false, Ordering::Release);
+        drop(paused);
+        self.0.resumed.notify_all();
+    }
+}
+
 /// In-process wake-up: a generation counter bumped on every commit that may create work.
 #[derive(Default)]
 pub(crate) struct Notify {
@@ -212,6 +259,12 @@ pub(crate) struct Inner {
     pub path: String,
     pub options: Options,
     pub writer: Mutex<Option<Connection>>,
+    /// Set while the checkpointer waits for or holds the writer (see `checkpoint.rs`): callers
+    /// wait until it is done instead of taking the writer, so that a caller that releases the
+    /// writer and at once asks for it again (a sequential ingest loop) cannot keep it from the
+    /// checkpointer. A mutex is not fair: a catch-up that waited 30 ms for it had 5,000 more
+    /// frames to copy while it held ingress.
+    pub writer_pause: WriterPause,
     pub readers: Pool,
     pub workers: Pool,
     pub endpoints: RwLock<HashMap<String, EndpointRuntime>>,
@@ -234,16 +287,15 @@ pub(crate) struct Inner {
     /// old shared-memory index alive for the new connections, and would checkpoint frames from
     /// the old file. Lock order: `writer` before this.
     pub checkpoint_conn: Mutex<Option<Connection>>,
-    /// The checkpointer's thread, woken early when commits have grown the WAL.
-    pub checkpointer_thread: std::sync::OnceLock<std::thread::Thread>,
-    /// Write commits since the checkpointer was last woken.
-    pub commits_since_checkpoint: std::sync::atomic::AtomicU32,
     pub worker_registry: WorkerRegistry,
     pub closed: AtomicBool,
     pub token_counter: AtomicU64,
     pub handle_id: String,
     /// Process-local counters and histograms (metrics.rs).
     pub metrics: crate::metrics::Metrics,
+    /// What the connections' WAL hook reports to the checkpointer. Declared last: every
+    /// connection above points at it and is closed before it is dropped.
+    pub wal_progress: Arc<WalProgress>,
 }
 
 /// A Knocker handle on one SQLite file. Cheap to clone; share one per process.
@@ -291,14 +343,16 @@ impl Knocker {
             busy_timeout_ms: options.busy_timeout_ms,
             synchronous_full: options.synchronous == Synchronous::Full,
         };
-        let mut writer = storage::open_connection(path, settings)?;
+        let wal_progress = Arc::new(WalProgress::default());
+        let mut writer = storage::open_connection(path, settings, Some(&wal_progress))?;
         storage::migrate(&mut writer)?;
         let inner = Inner {
             path: path.to_string(),
-            readers: Pool::new(path, settings, options.max_readers),
-            workers: Pool::new(path, settings, 4),
+            readers: Pool::new(path, settings, options.max_readers, wal_progress.clone()),
+            workers: Pool::new(path, settings, 4, wal_progress.clone()),
             options,
             writer: Mutex::new(Some(writer)),
+            writer_pause: WriterPause::default(),
             endpoints: RwLock::new(HashMap::new()),
             custom_providers: RwLock::new(HashMap::new()),
             handlers: RwLock::new(HashMap::new()),
@@ -308,16 +362,16 @@ impl Knocker {
             ingest_queue: Mutex::new(Vec::new()),
             checkpointer: Mutex::new(None),
             checkpoint_conn: Mutex::new(None),
-            checkpointer_thread: std::sync::OnceLock::new(),
-            commits_since_checkpoint: std::sync::atomic::AtomicU32::new(0),
             worker_registry: WorkerRegistry::default(),
             closed: AtomicBool::new(false),
             token_counter: AtomicU64::new(0),
             handle_id: random_hex(6),
             metrics: Default::default(),
+            wal_progress,
         };
         let inner = Arc::new(inner);
-        spawn_checkpointer(&inner, settings);
+        let checkpointer = crate::checkpoint::spawn(&inner, settings);
+        *inner.checkpointer.lock().unwrap_or_else(|e| e.into_inner()) = checkpointer;
         Ok(Knocker { inner, actor: Arc::from(DEFAULT_ACTOR) })
     }
 
@@ -383,6 +437,7 @@ impl Knocker {
         if self.is_closed() {
             return Err(Error::Closed);
         }
+        self.inner.writer_pause.wait_until_resumed();
         let mut guard = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
             return Err(Error::Closed);
@@ -405,7 +460,7 @@ impl Knocker {
         *self.inner.checkpoint_conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.inner.readers.retire_all();
         self.inner.workers.retire_all();
-        *writer = Some(storage::open_connection(&self.inner.path, settings)?);
+        *writer = Some(storage::open_connection(&self.inner.path, settings, Some(&self.inner.wal_progress))?);
         self.inner.wal_guard.forget();
         self.inner.wal_guard.changed();
         Ok(())
@@ -1165,107 +1220,6 @@ fn action_name(past: &str) -> &'static str {
     match past {
         "replayed" => "replay",
         _ => "requeue",
-    }
-}
-
-/// How long the checkpointer lets commits accumulate before copying them back. At ~20k
-/// receipts/s that is a WAL of about 2 MiB, whose pages stay in the operating system's cache and
-/// are overwritten in place after each restart instead of extending the file (measured: worst
-/// ingest latency 1-2 ms instead of 8 ms with a 100 ms interval, and ~1.4x the throughput).
-pub const CHECKPOINT_INTERVAL_MS: u64 = 10;
-
-/// WAL frames beyond which a checkpoint that could not copy everything (because commits kept
-/// arriving) finishes the job with ingress paused for a moment (see `spawn_checkpointer`): 16 MiB
-/// of 1 KiB pages. Rarer catch-ups pause ingress less often; the first commit after each one
-/// restarts the WAL, and SQLite syncs the new WAL header in that commit (measured: the slowest
-/// ingest of a 100k run, ~11 ms here).
-pub const CHECKPOINT_CATCH_UP_FRAMES: i64 = 16384;
-
-/// While nothing is written the checkpointer sleeps until the next commit wakes it; this is only
-/// a safety net.
-pub const CHECKPOINT_IDLE_MS: u64 = 1000;
-
-impl Inner {
-    /// Called after each write commit: the first commit after an idle spell wakes the
-    /// checkpointer (later ones only count, so a busy writer makes no extra system call).
-    pub(crate) fn note_commit(&self) {
-        if self.commits_since_checkpoint.fetch_add(1, Ordering::Relaxed) == 0 {
-            if let Some(t) = self.checkpointer_thread.get() {
-                t.unpark();
-            }
-        }
-    }
-}
-
-/// WAL checkpoints run on a background thread, never inside a receipt's commit: Knocker's
-/// connections set `wal_autocheckpoint=0`, and this thread copies committed frames into the
-/// database file with PASSIVE checkpoints (which block neither writers nor readers), every
-/// [`CHECKPOINT_INTERVAL_MS`] while commits arrive and not at all while none do. Once every
-/// frame is copied SQLite restarts the WAL from the start, and `journal_size_limit` truncates it,
-/// so the file stays small. The thread ends when the handle is closed or dropped.
-fn spawn_checkpointer(inner: &Arc<Inner>, settings: ConnSettings) {
-    if inner.path == ":memory:" || inner.path.is_empty() {
-        return;
-    }
-    let weak = Arc::downgrade(inner);
-    let path = inner.path.clone();
-    // One pass on the checkpointer's connection, (re)opened when missing.
-    let pass = move |inner: &Inner| -> Result<(i64, i64)> {
-        let mut conn = inner.checkpoint_conn.lock().unwrap_or_else(|e| e.into_inner());
-        if conn.is_none() {
-            *conn = Some(storage::open_connection(&path, settings)?);
-        }
-        storage::checkpoint_passive(conn.as_ref().expect("opened above"))
-    };
-    let spawned = std::thread::Builder::new().name("knocker-checkpoint".into()).spawn(move || {
-        let idle = |weak: &std::sync::Weak<Inner>| {
-            weak.upgrade().map(|i| i.commits_since_checkpoint.load(Ordering::Relaxed) == 0)
-        };
-        loop {
-            match idle(&weak) {
-                None => return,
-                Some(true) => std::thread::park_timeout(std::time::Duration::from_millis(CHECKPOINT_IDLE_MS)),
-                Some(false) => {}
-            }
-            std::thread::park_timeout(std::time::Duration::from_millis(CHECKPOINT_INTERVAL_MS));
-            let Some(inner) = weak.upgrade() else { return };
-            if inner.closed.load(Ordering::SeqCst) {
-                *inner.checkpoint_conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                return;
-            }
-            inner.commits_since_checkpoint.store(0, Ordering::Relaxed);
-            let _span = tracing::trace_span!("knocker.checkpoint").entered();
-            match pass(&inner) {
-                Ok((mut log, mut copied)) if log > copied && log >= CHECKPOINT_CATCH_UP_FRAMES => {
-                    // First shrink what is left without pausing anyone: each pass copies what
-                    // the previous one left and is shorter than it.
-                    for _ in 0..3 {
-                        match pass(&inner) {
-                            Ok((l, c)) => (log, copied) = (l, c),
-                            Err(_) => break,
-                        }
-                        if log - copied <= 256 {
-                            break;
-                        }
-                    }
-                    // Then: under steady writes a PASSIVE checkpoint never catches up with the writer,
-                    // and SQLite restarts the WAL from its start only once every frame has been
-                    // copied: without this the file grows without bound (measured: 1.3 GiB after
-                    // 100k receipts). Copy the frames committed meanwhile (a few milliseconds'
-                    // worth) with this handle's ingress paused, so the next commit restarts it.
-                    let _writer = inner.writer.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Err(e) = pass(&inner) {
-                        tracing::debug!("background checkpoint: {e}");
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::debug!("background checkpoint: {e}"),
-            }
-        }
-    });
-    if let Ok(handle) = spawned {
-        let _ = inner.checkpointer_thread.set(handle.thread().clone());
-        *inner.checkpointer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod checkpoint;
 mod ingress;
 pub mod knocker;
 pub mod logs;

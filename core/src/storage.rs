@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::{Map, Value};
 
+use crate::checkpoint::WalProgress;
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::provider::Pairs;
@@ -340,7 +341,10 @@ pub(crate) struct ConnSettings {
 
 /// Opens one connection with Knocker's pragmas. WAL is set by the writer at migration time;
 /// every connection sets its own per-connection pragmas.
-pub(crate) fn open_connection(path: &str, s: ConnSettings) -> Result<Connection> {
+/// Opens a Knocker connection. With `progress`, the connection reports every commit's WAL
+/// length to it (SQLite's WAL hook; see `checkpoint.rs`): the caller keeps the `Arc` alive for
+/// as long as the connection is open.
+pub(crate) fn open_connection(path: &str, s: ConnSettings, progress: Option<&std::sync::Arc<WalProgress>>) -> Result<Connection> {
     if rusqlite::version_number() < MIN_SQLITE_VERSION {
         return Err(Error::invalid(format!(
             "SQLite {} is too old; Knocker needs 3.38 or newer",
@@ -370,11 +374,32 @@ pub(crate) fn open_connection(path: &str, s: ConnSettings) -> Result<Connection>
         if s.synchronous_full { "FULL" } else { "NORMAL" }
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
+    if let Some(progress) = progress {
+        // SAFETY: the hook argument points into an `Arc` that the caller keeps alive while the
+        // connection is open (see `WalProgress`); the callback only touches atomics.
+        unsafe {
+            rusqlite::ffi::sqlite3_wal_hook(
+                conn.handle(),
+                Some(wal_hook),
+                std::sync::Arc::as_ptr(progress) as *mut std::ffi::c_void,
+            );
+        }
+    }
     Ok(conn)
 }
 
 /// One PASSIVE checkpoint: copies committed WAL frames into the database file without blocking
 /// writers or readers. Returns (frames in the WAL, frames checkpointed).
+unsafe extern "C" fn wal_hook(
+    arg: *mut std::ffi::c_void,
+    _db: *mut rusqlite::ffi::sqlite3,
+    _schema: *const std::ffi::c_char,
+    frames: std::ffi::c_int,
+) -> std::ffi::c_int {
+    (*(arg as *const WalProgress)).on_commit(frames as i64);
+    rusqlite::ffi::SQLITE_OK
+}
+
 pub(crate) fn checkpoint_passive(conn: &Connection) -> Result<(i64, i64)> {
     Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))?)
 }

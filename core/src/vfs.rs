@@ -484,7 +484,7 @@ mod tests {
 
     fn setup(dir: &tempfile::TempDir) -> (String, Connection) {
         let path = dir.path().join("t.sqlite").to_string_lossy().into_owned();
-        let conn = open_connection(&path, SETTINGS).unwrap();
+        let conn = open_connection(&path, SETTINGS, None).unwrap();
         conn.execute_batch(
             "CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT NOT NULL, body BLOB NOT NULL);
              CREATE UNIQUE INDEX t_k ON t(k);
@@ -552,7 +552,7 @@ mod tests {
                 let (path, stop) = (path.clone(), stop.clone());
                 std::thread::spawn(move || {
                     // One reader through SQLite's own VFS, one through ours.
-                    let c = if r == 0 { Connection::open(&path).unwrap() } else { open_connection(&path, SETTINGS).unwrap() };
+                    let c = if r == 0 { Connection::open(&path).unwrap() } else { open_connection(&path, SETTINGS, None).unwrap() };
                     let mut reads = 0;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let (rows, total, bytes): (i64, i64, i64) = c
@@ -639,7 +639,7 @@ mod tests {
     fn synchronous_full_commits_are_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("full.sqlite").to_string_lossy().into_owned();
-        let conn = open_connection(&path, ConnSettings { busy_timeout_ms: 5000, synchronous_full: true }).unwrap();
+        let conn = open_connection(&path, ConnSettings { busy_timeout_ms: 5000, synchronous_full: true }, None).unwrap();
         conn.execute_batch(
             "CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT NOT NULL, body BLOB NOT NULL);
              CREATE TABLE total (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);

@@ -326,7 +326,6 @@ impl Knocker {
                 Err(e) if !immediate && is_busy_snapshot(&e) => continue,
                 Err(e) => return Err(e.into()),
             }
-            self.inner.note_commit();
             self.check_committed(None)?;
             self.record_batch_metrics(&views, &outcomes);
             let mut retried = false;
