@@ -116,15 +116,12 @@ fn check(req: &Request<'_>, ctx: &VerifyContext<'_>, form: Option<&[(String, Str
             }
         }
     }
-    let urls = url_variants(url);
-    let mut found = None;
-    for u in &urls {
-        if let Ok(i) = match_any_secret(ctx.secrets, &[presented.clone()], |key| hmac(alg, key, &[u.as_bytes(), params.as_bytes()])) {
-            found = Some(i);
-            break;
-        }
-    }
-    let index = found.ok_or_else(Rejection::mismatch)?;
+    let presented = std::slice::from_ref(&presented);
+    let signed_with = |u: &str| match_any_secret(ctx.secrets, presented, |key| hmac(alg, key, &[u.as_bytes(), params.as_bytes()])).ok();
+    // The URL as given first; the port variants only when it does not verify.
+    let index = signed_with(url)
+        .or_else(|| url_variants(url).iter().skip(1).find_map(|u| signed_with(u)))
+        .ok_or_else(Rejection::mismatch)?;
     if let Some(expected) = body_sha {
         let actual = hex::encode(sha256(req.body));
         if !ct_eq(actual.as_bytes(), expected.trim().to_ascii_lowercase().as_bytes()) {
