@@ -161,8 +161,6 @@ impl Knocker {
             loop {
                 let conn = guard.as_mut().ok_or(Error::Closed);
                 let result = conn.and_then(|conn| self.store_batch(conn, &batch));
-                if result.is_ok() {
-                }
                 let failed = result.is_err();
                 let results = match result {
                     Ok(results) => match self.check_committed(Some(&mut guard)) {
