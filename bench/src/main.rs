@@ -4,8 +4,8 @@
 //! same-sized body into a plain table, same pragmas), then Knocker's durable ingest, verified
 //! receive, duplicate ingest, no-op drain and `list_events(limit=50)` on a 50k-event file,
 //! concurrent producers next to the group-commit ceiling (`ceiling.rs`), drain batching, mixed
-//! load and a long tail check. Each throughput is also reported as a ratio of the bare limit. Output: a table on stdout and JSON
-//! (`--out PATH`).
+//! load and a long tail check. Each throughput is also reported as a ratio of the bare limit.
+//! Output: a table on stdout and JSON (`--out PATH`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
