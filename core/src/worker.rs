@@ -276,22 +276,23 @@ impl Knocker {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
+        let mut conn = self.inner.workers.get()?;
         // The events as their handlers see them, read before the handler transaction begins so
         // that the transaction takes no snapshot until a handler (or the bookkeeping) touches
-        // the database: ingest is not blocked by a handler that has not written yet.
-        let views: Vec<Option<(Event, std::result::Result<Event, String>)>> = self.read(|c| {
-            claims
-                .iter()
-                .map(|claim| match storage::load_claimed(c, claim)? {
-                    Some(event) => {
-                        let view = handler_view(c, &event)?;
-                        Ok(Some((event, view)))
-                    }
-                    None => Ok(None),
-                })
-                .collect()
-        })?;
-        let mut conn = self.inner.workers.get()?;
+        // the database: ingest is not blocked by a handler that has not written yet. Read on
+        // the worker's own connection: SQLite empties a connection's page cache when another
+        // connection committed since its last transaction, so a third connection would pay
+        // that once more per batch.
+        let views: Vec<Option<(Event, std::result::Result<Event, String>)>> = claims
+            .iter()
+            .map(|claim| match storage::load_claimed(&conn, claim)? {
+                Some(event) => {
+                    let view = handler_view(&conn, &event)?;
+                    Ok(Some((event, view)))
+                }
+                None => Ok(None),
+            })
+            .collect::<Result<_>>()?;
         // DEFERRED first. If SQLite refuses the late lock upgrade because another writer
         // committed after a handler's first read (SQLITE_BUSY_SNAPSHOT), the whole batch rolls
         // back and runs once more under IMMEDIATE: handlers are at-least-once, their `tx` writes
@@ -408,7 +409,7 @@ impl Knocker {
             }
             Err(herr) => {
                 storage::exec_cached(tx, "ROLLBACK TO knocker_handler")?;
-                    storage::exec_cached(tx, "RELEASE knocker_handler")?;
+                storage::exec_cached(tx, "RELEASE knocker_handler")?;
                 self.settle_failure_in(tx, claim, worker_id, started, event, herr)?
             }
         };
