@@ -64,7 +64,7 @@ ROWS = [
 
 def main() -> None:
     args = sys.argv[1:]
-    rounds = 3
+    rounds = 7
     if "--rounds" in args:
         i = args.index("--rounds")
         rounds = int(args[i + 1])

@@ -10,7 +10,7 @@ use std::time::Instant;
 /// file Knocker has created (schema and endpoint id 1 present).
 pub fn receipts_per_second(path: &str, batch: usize, receipts: usize, body_bytes: usize) -> f64 {
     let c = rusqlite::Connection::open(path).expect("open");
-    c.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=0;")
+    c.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000; PRAGMA wal_autocheckpoint=0;")
         .expect("pragmas");
     let mut body = vec![b'x'; body_bytes];
     let started = Instant::now();
