@@ -379,6 +379,11 @@ pub(crate) fn open_connection(path: &str, s: ConnSettings, progress: Option<&std
         if s.synchronous_full { "FULL" } else { "NORMAL" }
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
+    // SAFETY: the hook's argument is the connection's own handle, valid while the hook can run;
+    // the callback only drops this connection's unwritten WAL frames (see the function).
+    unsafe {
+        rusqlite::ffi::sqlite3_rollback_hook(conn.handle(), Some(on_rollback), conn.handle() as *mut std::ffi::c_void);
+    }
     if let Some(progress) = progress {
         // SAFETY: the hook argument points into an `Arc` that the caller keeps alive while the
         // connection is open (see `WalProgress`); the callback only touches atomics.
@@ -393,8 +398,13 @@ pub(crate) fn open_connection(path: &str, s: ConnSettings, progress: Option<&std
     Ok(conn)
 }
 
-/// One PASSIVE checkpoint: copies committed WAL frames into the database file without blocking
-/// writers or readers. Returns (frames in the WAL, frames checkpointed).
+/// Rollback hook of every Knocker connection: frames of the rolled-back transaction that the
+/// `knocker-wal` VFS still buffers must never be written (`vfs::discard_uncommitted`).
+unsafe extern "C" fn on_rollback(db: *mut std::ffi::c_void) {
+    crate::vfs::discard_uncommitted(db as *mut rusqlite::ffi::sqlite3);
+}
+
+/// WAL hook of connections that report to the checkpointer: the WAL's length after each commit.
 unsafe extern "C" fn wal_hook(
     arg: *mut std::ffi::c_void,
     _db: *mut rusqlite::ffi::sqlite3,
@@ -405,6 +415,8 @@ unsafe extern "C" fn wal_hook(
     rusqlite::ffi::SQLITE_OK
 }
 
+/// One PASSIVE checkpoint: copies committed WAL frames into the database file without blocking
+/// writers or readers. Returns (frames in the WAL, frames checkpointed).
 pub(crate) fn checkpoint_passive(conn: &Connection) -> Result<(i64, i64)> {
     Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?)))?)
 }

@@ -21,7 +21,12 @@
 //!   split around a sync point — first flushes the buffer and then goes straight to the file.
 //! - Buffered frames that are not followed by a commit (a transaction spilling pages to the WAL)
 //!   are beyond the published end of the log, invisible to every other connection; this
-//!   connection's own reads, syncs, truncations, size queries and close flush first.
+//!   connection's own reads, syncs, truncations and size queries flush first, while it still
+//!   holds the WAL write lock.
+//! - A transaction that rolls back drops its buffered frames unwritten ([`discard_uncommitted`],
+//!   from the connection's rollback hook), and so does closing the file: once the write lock is
+//!   released another connection may commit frames at the same offsets, and writing the old
+//!   frames later would overwrite that commit.
 //! - A process killed with the buffer full loses frames of a commit that had not completed, the
 //!   same outcome as being killed before SQLite wrote them.
 //!
@@ -182,7 +187,10 @@ unsafe fn page_size(real: *mut ffi::sqlite3_file, b: &mut Batch) -> Option<i64> 
 unsafe extern "C" fn wal_write(file: *mut ffi::sqlite3_file, data: *const c_void, len: c_int, offset: i64) -> c_int {
     let (real, b) = parts(file);
     b.requested += 1;
-    let bytes = std::slice::from_raw_parts(data as *const u8, len.max(0) as usize);
+    if data.is_null() || len <= 0 {
+        return ((*(*real).pMethods).xWrite.expect("xWrite"))(real, data, len, offset);
+    }
+    let bytes = std::slice::from_raw_parts(data as *const u8, len as usize);
     let end = offset + len as i64;
     if offset == 0 && bytes.len() == WAL_HEADER_BYTES {
         // A new log generation starts: frames go from the top again.
@@ -199,8 +207,11 @@ unsafe extern "C" fn wal_write(file: *mut ffi::sqlite3_file, data: *const c_void
     }
     let appending = offset >= b.committed_end;
     let contiguous = !b.buf.is_empty() && offset == b.buf_end();
+    // A WAL header (a new log generation) or a frame header may start the buffer; only frames
+    // that continue it contiguously are appended to it. Anything else writes the buffer out
+    // first, so bytes always reach the file at their own offsets and in SQLite's order.
     let bufferable = appending
-        && ((offset == 0 && bytes.len() == WAL_HEADER_BYTES)
+        && ((offset == 0 && bytes.len() == WAL_HEADER_BYTES && b.buf.is_empty())
             || (is_frame_header && (b.buf.is_empty() || contiguous) && b.page_size.is_some())
             || (contiguous && Some(len as i64) == b.page_size));
     let mut rc = ffi::SQLITE_OK;
@@ -227,15 +238,32 @@ unsafe extern "C" fn wal_write(file: *mut ffi::sqlite3_file, data: *const c_void
 
 unsafe extern "C" fn wal_close(file: *mut ffi::sqlite3_file) -> c_int {
     let w = file as *mut WalFile;
-    let (real, b) = parts(file);
-    let flushed = flush(real, b);
+    let real = (*w).real;
+    // Whatever is still buffered belongs to no commit (a commit writes its frames out as its
+    // last frame completes): dropped, never written.
     let rc = ((*(*real).pMethods).xClose.expect("xClose"))(real);
     drop(Box::from_raw((*w).batch));
     (*w).batch = std::ptr::null_mut();
-    if flushed != ffi::SQLITE_OK {
-        flushed
-    } else {
-        rc
+    rc
+}
+
+/// Drops the frames this connection has buffered for its WAL without writing them. Called by
+/// the rollback hook of every Knocker connection (`storage::open_connection`): after a rollback
+/// only frames of the rolled-back transaction can be in the buffer, and the rollback has
+/// released the WAL write lock, so another connection may already be writing its own frames at
+/// those offsets.
+///
+/// # Safety
+/// `db` must be an open connection, used by no other thread during the call.
+pub(crate) unsafe fn discard_uncommitted(db: *mut ffi::sqlite3) {
+    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+    // JOURNAL_POINTER stores the connection's WAL file object (or its rollback journal, or a
+    // closed file) in `file`; it is a WalFile exactly when its methods are ours.
+    let rc = ffi::sqlite3_file_control(db, c"main".as_ptr(), ffi::SQLITE_FCNTL_JOURNAL_POINTER, &mut file as *mut _ as *mut c_void);
+    if rc == ffi::SQLITE_OK && !file.is_null() && std::ptr::eq((*file).pMethods, &WAL_METHODS) {
+        let b = &mut *(*(file as *mut WalFile)).batch;
+        b.buf.clear();
+        b.commit_frame_end = None;
     }
 }
 
@@ -465,6 +493,12 @@ mod tests {
 
     /// (writes SQLite requested, write calls issued) on this connection's WAL so far.
     fn counts(conn: &Connection) -> (u64, u64) {
+        let b = batch(conn);
+        (b.requested, b.issued)
+    }
+
+    /// This connection's WAL write buffer.
+    fn batch(conn: &Connection) -> &Batch {
         let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
         // SAFETY: JOURNAL_POINTER stores the WAL's file object (owned by the connection) in
         // `file`; it is a WalFile exactly when its methods are ours.
@@ -477,8 +511,7 @@ mod tests {
             );
             assert_eq!(rc, ffi::SQLITE_OK);
             assert!(!file.is_null() && std::ptr::eq((*file).pMethods, &WAL_METHODS), "WAL not opened through knocker-wal");
-            let b = &*(*(file as *mut WalFile)).batch;
-            (b.requested, b.issued)
+            &*(*(file as *mut WalFile)).batch
         }
     }
 
@@ -671,5 +704,52 @@ mod tests {
                 assert_eq!(iss1 - iss0, 1, "coalescing resumes after the log restart");
             }
         }
+    }
+
+    /// Spilled frames of a transaction that rolls back must never reach the file later: by
+    /// then another connection may have committed its own frames at the same offsets.
+    #[test]
+    fn frames_of_a_rolled_back_transaction_never_overwrite_later_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, a) = setup(&dir);
+        insert(&a, 0, 10, 100);
+        a.execute_batch("PRAGMA cache_size = 8; PRAGMA cache_spill = 4;").unwrap();
+        let b = open_connection(&path, SETTINGS, None).unwrap();
+        for (round, how) in ["explicit ROLLBACK", "failed autocommit statement"].into_iter().enumerate() {
+            // Every committed page in the database file: undoing the transaction then reloads
+            // pages from there, so nothing reads (and so writes out) the WAL during rollback.
+            a.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+            if round == 0 {
+                let tx = a.unchecked_transaction().unwrap();
+                let mut i = 0;
+                while i < 300 || (batch(&a).buf.is_empty() && i < 5000) {
+                    tx.execute("INSERT INTO t (k, body) VALUES (?1, ?2)", rusqlite::params![format!("spill-{i}"), vec![5u8; 300]]).unwrap();
+                    i += 1;
+                }
+                assert!(!batch(&a).buf.is_empty(), "the test needs spilled frames still buffered");
+                tx.rollback().unwrap();
+            } else {
+                // One statement that spills, then fails on its last row (a duplicate key): SQLite
+                // rolls the implicit transaction back.
+                let err = a
+                    .execute(
+                        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300)
+                         INSERT INTO t (k, body) SELECT 'auto-' || i, zeroblob(300) FROM c
+                         UNION ALL SELECT 'key-00000000', x''",
+                        [],
+                    )
+                    .unwrap_err();
+                assert!(err.to_string().contains("UNIQUE"), "{err}");
+            }
+            assert!(batch(&a).buf.is_empty(), "{how}: uncommitted frames still buffered after the rollback");
+            // Another connection commits where the rolled-back frames were ...
+            insert(&b, 10_000 + round as i64 * 1000, 600, 300);
+            // ... and this connection's next read of its WAL must not write the old frames first.
+            let n: i64 = a.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+            assert_eq!(n, 10 + 600 * (round as i64 + 1), "{how}");
+            assert_eq!(crash_image_rows(&path), 10 + 600 * (round as i64 + 1), "{how}");
+        }
+        let check: String = b.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
     }
 }
