@@ -113,19 +113,25 @@ pub(crate) fn spawn(inner: &Arc<Inner>, settings: ConnSettings) -> Option<std::t
 /// restarts it. The pause is one short pass (measured: 2-5 ms here); worker connections may still
 /// commit meanwhile and delay the restart to the next catch-up.
 fn checkpoint(inner: &Inner, path: &str, settings: ConnSettings) -> Result<()> {
-    let (log, _) = pass(inner, path, settings)?;
-    if log < CHECKPOINT_CATCH_UP_FRAMES {
+    let (log, copied) = pass(inner, path, settings)?;
+    // A pass copies every frame committed before it began unless a reader's snapshot still
+    // needs older pages: then a paused pass could not finish the copy either, and pausing
+    // ingress would gain nothing.
+    if log < CHECKPOINT_CATCH_UP_FRAMES || copied < log {
         return Ok(());
     }
     for _ in 0..4 {
-        let (frames, copied) = (inner.wal_progress.frames.load(Ordering::Relaxed), inner.wal_progress.checkpointed_log.load(Ordering::Relaxed));
-        if frames < copied {
+        let (frames, checkpointed) = (inner.wal_progress.frames.load(Ordering::Relaxed), inner.wal_progress.checkpointed_log.load(Ordering::Relaxed));
+        if frames < checkpointed {
             return Ok(()); // a commit has restarted the WAL meanwhile
         }
-        if frames - copied <= CATCH_UP_REMAINDER_FRAMES {
+        if frames - checkpointed <= CATCH_UP_REMAINDER_FRAMES {
             break;
         }
-        pass(inner, path, settings)?;
+        let (log, copied) = pass(inner, path, settings)?;
+        if copied < log {
+            return Ok(());
+        }
     }
     let _pause = inner.writer_pause.pause();
     let _writer = inner.writer.lock().unwrap_or_else(|e| e.into_inner());
