@@ -192,6 +192,14 @@ impl Metrics {
         });
     }
 
+    /// Counts an event a claim moved to `dead` because the lease of its last allowed attempt
+    /// expired (no handler outcome was committed for that attempt).
+    pub(crate) fn record_lost_last_attempt(&self, endpoint: &str) {
+        self.with_endpoint(endpoint, |c| {
+            c.dead_letters.fetch_add(1, Relaxed);
+        });
+    }
+
     /// Counts committed handler outcomes. Hook: after the handler batch commits (`process_batch`)
     /// and after `complete`. `run_at_ms` is when the event became due for this attempt.
     pub(crate) fn record_outcome(&self, endpoint: &str, outcome: &Outcome, run_at_ms: i64, now_ms: i64) {
@@ -277,7 +285,8 @@ pub struct EndpointMetrics {
     /// Committed handler attempts by outcome: `handled`, `failed` (retry scheduled), `dead`,
     /// `skipped` (lease lost, nothing committed). Every key present.
     pub handler_attempts: BTreeMap<String, u64>,
-    /// Events this handle's workers moved to `dead` (attempts exhausted, discard, no handler).
+    /// Events this handle's workers moved to `dead` (attempts exhausted, discard, no handler,
+    /// or the lease of the last allowed attempt expired).
     pub dead_letters: u64,
     /// Retries scheduled (failed attempts with a next run).
     pub retries: u64,

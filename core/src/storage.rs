@@ -1024,9 +1024,18 @@ pub struct Claim {
     pub claimed_at_ms: i64,
 }
 
+/// An event that a claim moved to `dead` because the lease of its last allowed attempt expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LostLastAttempt {
+    pub event_id: i64,
+    pub endpoint: String,
+    pub attempt: i64,
+    pub error: String,
+}
+
 /// Takes up to `n` claimable events. Expired leases are settled first: the lost attempt gets an
 /// attempt row, and an event whose last allowed attempt was lost goes `dead` instead of being
-/// retried forever.
+/// retried forever (returned second, for the dead-letter metric and log).
 pub(crate) fn claim(
     tx: &Connection,
     worker_id: &str,
@@ -1034,19 +1043,28 @@ pub(crate) fn claim(
     now_ms: i64,
     lease_ms: i64,
     n: i64,
-) -> Result<Vec<Claim>> {
+) -> Result<(Vec<Claim>, Vec<LostLastAttempt>)> {
     let mut ids: Vec<i64> = Vec::new();
+    let mut dead = Vec::new();
     {
         let mut st = tx.prepare_cached(
-            "SELECT id, attempt_count, max_attempts, lease_owner, lease_expires_at_ms FROM knocker_events
-              WHERE status = 'processing' AND lease_expires_at_ms < ?1 ORDER BY lease_expires_at_ms LIMIT ?2",
+            "SELECT e.id, e.attempt_count, e.max_attempts, e.lease_owner, e.lease_expires_at_ms, p.name
+               FROM knocker_events e JOIN knocker_endpoints p ON p.id = e.endpoint_id
+              WHERE e.status = 'processing' AND e.lease_expires_at_ms < ?1 ORDER BY e.lease_expires_at_ms LIMIT ?2",
         )?;
         let expired = st
             .query_map(params![now_ms, n], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, i64>(4)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        for (id, attempt, max, owner, expired_at) in expired {
+        for (id, attempt, max, owner, expired_at, endpoint) in expired {
             let error = format!(
                 "lease expired: worker {} did not finish attempt {attempt} before its visibility timeout",
                 owner.as_deref().unwrap_or("?")
@@ -1058,6 +1076,7 @@ pub(crate) fn claim(
                          lease_expires_at_ms = NULL, updated_at_ms = ?3 WHERE id = ?1 AND status = 'processing'",
                 )?
                 .execute(params![id, error, now_ms])?;
+                dead.push(LostLastAttempt { event_id: id, endpoint, attempt, error });
             } else {
                 tx.prepare_cached("UPDATE knocker_events SET last_error = ?2 WHERE id = ?1")?.execute(params![id, error])?;
                 ids.push(id);
@@ -1088,7 +1107,7 @@ pub(crate) fn claim(
         )?;
         claims.push(Claim { event_id: id, lease_token: token, attempt_no, max_attempts, endpoint_id, claimed_at_ms: now_ms });
     }
-    Ok(claims)
+    Ok((claims, dead))
 }
 
 /// Earliest time (ms) at which something becomes claimable, if anything is scheduled.

@@ -226,7 +226,12 @@ impl Knocker {
         let now = self.now_ms();
         let lease_ms = (self.inner.options.visibility_timeout_s * 1000.0) as i64;
         let prefix = self.next_token_prefix();
-        self.write(|tx| storage::claim(tx, worker_id, &prefix, now, lease_ms, n as i64))
+        let (claims, lost) = self.write(|tx| storage::claim(tx, worker_id, &prefix, now, lease_ms, n as i64))?;
+        for dead in &lost {
+            self.inner.metrics.record_lost_last_attempt(&dead.endpoint);
+            tracing::warn!(event_id = dead.event_id, endpoint = %dead.endpoint, attempt = dead.attempt, error = %dead.error, "event dead-lettered");
+        }
+        Ok(claims)
     }
 
     /// Gives unstarted claims back (status and attempt count as before the claim, due now).

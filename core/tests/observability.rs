@@ -283,3 +283,22 @@ fn log_bridge_forwards_outcome_events() {
     assert!(got[0].fields.contains(&("event_id".to_string(), id.to_string())), "{got:?}");
     assert!(got[0].fields.contains(&("error".to_string(), "poison".to_string())), "{got:?}");
 }
+
+#[test]
+fn an_expired_last_lease_counts_as_a_dead_letter() {
+    let f = fixture();
+    f.plain_endpoint("crashy");
+    let id = f.ingest("crashy", b"x", None).event_id.unwrap();
+    // Three attempts (the fixture's max), each claimed by a worker that never finishes.
+    for _ in 0..3 {
+        assert_eq!(f.k.claim("dies", 1).unwrap().len(), 1);
+        f.clock.advance_s(61.0);
+    }
+    assert!(f.k.claim("next", 1).unwrap().is_empty(), "the expired last attempt is settled, not claimed");
+    assert_eq!(f.k.get_event(id).unwrap().status, Status::Dead);
+    let m = f.k.metrics().unwrap();
+    let crashy = &m.endpoints["crashy"];
+    assert_eq!(crashy.dead_letters, 1);
+    assert_eq!(crashy.handler_attempts, counts(&[("handled", 0), ("failed", 0), ("dead", 0), ("skipped", 0)]), "no handler outcome was committed");
+    assert!(f.k.prometheus_text().unwrap().contains(r#"knocker_dead_letters_total{endpoint="crashy"} 1"#));
+}
