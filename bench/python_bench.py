@@ -9,6 +9,11 @@ binding and the prior art (PyPI ``knockerlite``, whose module is also ``knocker`
 - ``drain_worker``: N events drained by one ``run_worker`` with a no-op handler;
 - ``receive_generic_hmac`` / ``receive_stripe``: N verified receives (signature checked);
 - ``list_events_50``: ``list_events(limit=50)`` on a file with M events (median latency).
+
+With ``--matrix`` (this binding only; the prior art has no handler batching), also the shapes
+of the Rust harness: ``ingest_producers`` (1, 2, 4, 8, 16 threads on one handle, per-call
+latency), ``drain_batching`` (``drain()`` with ``handler_batch`` 1 and 16), ``mixed`` (4
+producer threads while ``run_worker`` handles, enqueue-to-handled lag), and ``peak_rss_kib``.
 """
 
 from __future__ import annotations
@@ -85,6 +90,120 @@ def bench_ingest_threads(d: str, n: int, threads: int) -> dict:
     dt = time.perf_counter() - t0
     _close(app)
     return {"n": per * threads, "threads": threads, "seconds": round(dt, 4), "per_s": round(per * threads / dt, 1), "errors": errors[:3]}
+
+
+def _latency_us(lat: list) -> dict:
+    lat.sort()
+    pick = lambda q: round(lat[min(len(lat) - 1, int(len(lat) * q))] * 1e6, 1)  # noqa: E731
+    return {"p50_us": pick(0.50), "p99_us": pick(0.99), "max_us": round(lat[-1] * 1e6, 1)}
+
+
+def bench_ingest_producers(d: str, n: int, threads: int) -> dict:
+    """Like `bench_ingest_threads`, with each call's latency; checks every receipt is stored."""
+    import threading
+
+    app = _open(os.path.join(d, "producers-%d.db" % threads))
+    app.add_endpoint(name="bench", path="/bench")
+    body = b'{"id": "evt_%d", "type": "bench.event"}'
+    per = n // threads
+    lat: list = []
+    barrier = threading.Barrier(threads + 1)
+
+    def work(t: int) -> None:
+        mine = []
+        barrier.wait()
+        for i in range(per):
+            t0 = time.perf_counter()
+            app.ingest(endpoint="bench", body=body % (t * per + i), provider_event_id="evt_%d_%d" % (t, i))
+            mine.append(time.perf_counter() - t0)
+        lat.extend(mine)
+
+    ts = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for t in ts:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in ts:
+        t.join()
+    dt = time.perf_counter() - t0
+    stored = app.stats().by_status.get("received", 0)
+    _close(app)
+    if stored != per * threads:
+        raise SystemExit(f"{threads} producers: {stored} events stored, expected {per * threads}")
+    return {"n": per * threads, "threads": threads, "seconds": round(dt, 4), "per_s": round(per * threads / dt, 1), **_latency_us(lat)}
+
+
+def bench_drain_batching(d: str, n: int, handler_batch: int) -> dict:
+    app = knocker.open(os.path.join(d, "drain-batch-%d.db" % handler_batch), handler_batch=handler_batch)
+    app.add_endpoint(name="bench", path="/bench")
+    for i in range(n):
+        app.ingest(endpoint="bench", body=b"{}", provider_event_id="e%d" % i)
+    app.add_handler(endpoint="bench", handler=lambda event, tx: None)
+    t0 = time.perf_counter()
+    done = app.drain()
+    dt = time.perf_counter() - t0
+    _close(app)
+    if done != n:
+        raise SystemExit(f"handler_batch={handler_batch}: drained {done} of {n}")
+    return {"n": n, "handler_batch": handler_batch, "seconds": round(dt, 4), "per_s": round(n / dt, 1)}
+
+
+def bench_mixed(d: str, n: int, producers: int = 4) -> dict:
+    """`producers` threads ingest n receipts while one run_worker handles them on the same handle."""
+    import threading
+
+    app = _open(os.path.join(d, "mixed.db"))
+    app.add_endpoint(name="bench", path="/bench")
+    per = n // producers
+    total = per * producers
+    lags: list = []
+    done = threading.Event()
+
+    def handler(event, tx) -> None:
+        lags.append(time.perf_counter() - json.loads(event.body)["t"])
+        if len(lags) >= total:
+            done.set()
+
+    app.add_handler(endpoint="bench", handler=handler)
+
+    async def main() -> tuple:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        worker = loop.create_task(app.run_worker(stop_event=stop, idle_poll_s=0.05))
+        barrier = threading.Barrier(producers + 1)
+
+        def work(t: int) -> None:
+            barrier.wait()
+            for i in range(per):
+                body = json.dumps({"t": time.perf_counter(), "i": i}).encode()
+                app.ingest(endpoint="bench", body=body, provider_event_id="m%d_%d" % (t, i))
+
+        ts = [threading.Thread(target=work, args=(t,)) for t in range(producers)]
+        for t in ts:
+            t.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        await loop.run_in_executor(None, lambda: [t.join() for t in ts])
+        ingest_dt = time.perf_counter() - t0
+        await loop.run_in_executor(None, done.wait, 60)
+        handled_dt = time.perf_counter() - t0
+        stop.set()
+        await worker
+        return ingest_dt, handled_dt
+
+    ingest_dt, handled_dt = asyncio.run(main())
+    _close(app)
+    if len(lags) != total:
+        raise SystemExit(f"mixed: handled {len(lags)} of {total}")
+    lags.sort()
+    pick = lambda q: round(lags[min(len(lags) - 1, int(len(lags) * q))] * 1000, 1)  # noqa: E731
+    return {
+        "n": total,
+        "producers": producers,
+        "ingest_per_s": round(total / ingest_dt, 1),
+        "handled_per_s": round(total / handled_dt, 1),
+        "lag_ms": {"p50": pick(0.50), "p99": pick(0.99), "max": round(lags[-1] * 1000, 1)},
+    }
 
 
 def bench_drain(d: str, n: int) -> dict:
@@ -175,6 +294,7 @@ def main() -> None:
     ap.add_argument("--list-events", type=int, default=50_000, help="events in the list_events file")
     ap.add_argument("--list-calls", type=int, default=200)
     ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--matrix", action="store_true", help="also the producer matrix, drain batching and mixed load")
     a = ap.parse_args()
     has_stripe = False
     try:
@@ -196,6 +316,14 @@ def main() -> None:
             "receive_stripe": bench_receive(d, a.n, "stripe") if has_stripe else None,
             "list_events_50": bench_list(d, a.list_events, a.list_calls),
         }
+        if a.matrix:
+            res["ingest_producers"] = [bench_ingest_producers(d, 2 * a.n, t) for t in (1, 2, 4, 8, 16)]
+            off, on = bench_drain_batching(d, a.n, 1), bench_drain_batching(d, a.n, 16)
+            res["drain_batching"] = {"handler_batch_1": off, "handler_batch_16": on, "ratio": round(on["per_s"] / off["per_s"], 2)}
+            res["mixed"] = bench_mixed(d, 2 * a.n)
+            import resource
+
+            res["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     text = json.dumps(res, indent=2)
     print(text)
     if a.out:
