@@ -23,14 +23,18 @@
 //!   are beyond the published end of the log, invisible to every other connection; this
 //!   connection's own reads, syncs, truncations and size queries flush first, while it still
 //!   holds the WAL write lock.
-//! - A transaction that rolls back drops its buffered frames unwritten ([`discard_uncommitted`],
-//!   from the connection's rollback hook), and so does closing the file: once the write lock is
-//!   released another connection may commit frames at the same offsets, and writing the old
-//!   frames later would overwrite that commit.
+//! - Buffered frames never outlive the WAL write lock: once it is released another connection
+//!   may commit frames at the same offsets, and writing the old frames later would overwrite
+//!   that commit. So the database file's `xShmLock` drops this connection's buffer whenever it
+//!   releases the write lock (after a commit the buffer is already empty; after a rollback it
+//!   holds only the rolled-back transaction's frames), whatever path got there: a rollback, a
+//!   failed statement, closing. The connection's rollback hook ([`discard_uncommitted`]) does the
+//!   same for the locking mode that uses no shared memory, and closing the WAL drops what is left.
 //! - A process killed with the buffer full loses frames of a commit that had not completed, the
 //!   same outcome as being killed before SQLite wrote them.
 //!
-//! Main database and other files are opened by the platform VFS unchanged (no wrapper at all).
+//! The main database file is wrapped only to see its `xShmLock` calls (every other method is
+//! the platform's, passed through); other files are opened by the platform VFS unchanged.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
@@ -110,9 +114,34 @@ struct WalFile {
     base: ffi::sqlite3_file,
     real: *mut ffi::sqlite3_file,
     batch: *mut Batch,
+    /// The database file this WAL belongs to (null when it is not wrapped or already closed).
+    main: *mut MainFile,
 }
 
-const REAL_FILE_OFFSET: usize = (std::mem::size_of::<WalFile>() + 15) & !15;
+/// What SQLite allocates for a main database file opened through this VFS: the same layout,
+/// plus the link to the connection's WAL file so that releasing the WAL write lock (an
+/// `xShmLock` on this file) can drop the WAL's buffered frames.
+#[repr(C)]
+struct MainFile {
+    base: ffi::sqlite3_file,
+    real: *mut ffi::sqlite3_file,
+    /// The WAL file of the same connection while it is open, else null.
+    wal: *mut WalFile,
+}
+
+const REAL_FILE_OFFSET: usize = {
+    let (w, m) = (std::mem::size_of::<WalFile>(), std::mem::size_of::<MainFile>());
+    ((if w > m { w } else { m }) + 15) & !15
+};
+
+/// `xShmLock` slot of the WAL write lock (`WAL_WRITE_LOCK` in SQLite's wal.c).
+const WAL_WRITE_LOCK_SLOT: c_int = 0;
+
+extern "C" {
+    /// SQLite 3.32+ (Knocker needs 3.38, `storage::MIN_SQLITE_VERSION`). Declared here because
+    /// libsqlite3-sys's pre-generated bindings for a system SQLite predate it.
+    fn sqlite3_database_file_object(name: *const c_char) -> *mut ffi::sqlite3_file;
+}
 
 #[derive(Default)]
 struct Batch {
@@ -134,6 +163,13 @@ struct Batch {
 impl Batch {
     fn buf_end(&self) -> i64 {
         self.buf_offset + self.buf.len() as i64
+    }
+
+    /// Drops frames that belong to no commit (the write lock is gone, or the transaction rolled
+    /// back): they must never reach the file.
+    fn discard(&mut self) {
+        self.buf.clear();
+        self.commit_frame_end = None;
     }
 }
 
@@ -239,6 +275,10 @@ unsafe extern "C" fn wal_write(file: *mut ffi::sqlite3_file, data: *const c_void
 unsafe extern "C" fn wal_close(file: *mut ffi::sqlite3_file) -> c_int {
     let w = file as *mut WalFile;
     let real = (*w).real;
+    if !(*w).main.is_null() {
+        (*(*w).main).wal = std::ptr::null_mut();
+        (*w).main = std::ptr::null_mut();
+    }
     // Whatever is still buffered belongs to no commit (a commit writes its frames out as its
     // last frame completes): dropped, never written.
     let rc = ((*(*real).pMethods).xClose.expect("xClose"))(real);
@@ -261,9 +301,7 @@ pub(crate) unsafe fn discard_uncommitted(db: *mut ffi::sqlite3) {
     // closed file) in `file`; it is a WalFile exactly when its methods are ours.
     let rc = ffi::sqlite3_file_control(db, c"main".as_ptr(), ffi::SQLITE_FCNTL_JOURNAL_POINTER, &mut file as *mut _ as *mut c_void);
     if rc == ffi::SQLITE_OK && !file.is_null() && std::ptr::eq((*file).pMethods, &WAL_METHODS) {
-        let b = &mut *(*(file as *mut WalFile)).batch;
-        b.buf.clear();
-        b.commit_frame_end = None;
+        (*(*(file as *mut WalFile)).batch).discard();
     }
 }
 
@@ -364,7 +402,103 @@ static WAL_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
 };
 
 // ---------------------------------------------------------------------------------------------
-// VFS methods: open wraps WAL files; everything else is the platform VFS's.
+// The main database file wrapper: the platform's methods, and a look at each xShmLock
+// ---------------------------------------------------------------------------------------------
+
+unsafe fn main_real(file: *mut ffi::sqlite3_file) -> *mut ffi::sqlite3_file {
+    (*(file as *mut MainFile)).real
+}
+
+unsafe extern "C" fn main_close(file: *mut ffi::sqlite3_file) -> c_int {
+    let m = file as *mut MainFile;
+    if !(*m).wal.is_null() {
+        (*(*m).wal).main = std::ptr::null_mut();
+        (*m).wal = std::ptr::null_mut();
+    }
+    let real = (*m).real;
+    ((*(*real).pMethods).xClose.expect("xClose"))(real)
+}
+
+unsafe extern "C" fn main_shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
+    let m = file as *mut MainFile;
+    let real = (*m).real;
+    let rc = ((*(*real).pMethods).xShmLock.expect("xShmLock"))(real, offset, n, flags);
+    let releases_write_lock = flags == (ffi::SQLITE_SHM_UNLOCK | ffi::SQLITE_SHM_EXCLUSIVE)
+        && offset <= WAL_WRITE_LOCK_SLOT
+        && offset + n > WAL_WRITE_LOCK_SLOT;
+    if releases_write_lock && !(*m).wal.is_null() {
+        (*(*(*m).wal).batch).discard();
+    }
+    rc
+}
+
+/// Generates pass-through methods: `name(file, args..) -> ret` calls the platform file's `field`.
+macro_rules! main_passthrough {
+    ($($name:ident => $field:ident ($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {$(
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> $ret {
+            let real = main_real(file);
+            ((*(*real).pMethods).$field.expect(stringify!($field)))(real $(, $arg)*)
+        }
+    )*};
+}
+
+main_passthrough! {
+    main_read => xRead(data: *mut c_void, len: c_int, offset: i64) -> c_int;
+    main_write => xWrite(data: *const c_void, len: c_int, offset: i64) -> c_int;
+    main_truncate => xTruncate(size: i64) -> c_int;
+    main_sync => xSync(flags: c_int) -> c_int;
+    main_file_size => xFileSize(size: *mut i64) -> c_int;
+    main_lock => xLock(level: c_int) -> c_int;
+    main_unlock => xUnlock(level: c_int) -> c_int;
+    main_check_reserved_lock => xCheckReservedLock(out: *mut c_int) -> c_int;
+    main_file_control => xFileControl(op: c_int, arg: *mut c_void) -> c_int;
+    main_sector_size => xSectorSize() -> c_int;
+    main_device_characteristics => xDeviceCharacteristics() -> c_int;
+    main_shm_map => xShmMap(region: c_int, size: c_int, extend: c_int, out: *mut *mut c_void) -> c_int;
+    main_shm_barrier => xShmBarrier() -> ();
+    main_shm_unmap => xShmUnmap(delete: c_int) -> c_int;
+    main_fetch => xFetch(offset: i64, len: c_int, out: *mut *mut c_void) -> c_int;
+    main_unfetch => xUnfetch(offset: i64, page: *mut c_void) -> c_int;
+}
+
+/// Version 3, as the platform's (x_open wraps a main file only when its methods are version 3
+/// and complete).
+static MAIN_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
+    iVersion: 3,
+    xClose: Some(main_close),
+    xRead: Some(main_read),
+    xWrite: Some(main_write),
+    xTruncate: Some(main_truncate),
+    xSync: Some(main_sync),
+    xFileSize: Some(main_file_size),
+    xLock: Some(main_lock),
+    xUnlock: Some(main_unlock),
+    xCheckReservedLock: Some(main_check_reserved_lock),
+    xFileControl: Some(main_file_control),
+    xSectorSize: Some(main_sector_size),
+    xDeviceCharacteristics: Some(main_device_characteristics),
+    xShmMap: Some(main_shm_map),
+    xShmLock: Some(main_shm_lock),
+    xShmBarrier: Some(main_shm_barrier),
+    xShmUnmap: Some(main_shm_unmap),
+    xFetch: Some(main_fetch),
+    xUnfetch: Some(main_unfetch),
+};
+
+/// Whether a platform file object's methods can stand behind [`MAIN_METHODS`].
+unsafe fn wrappable_main(methods: *const ffi::sqlite3_io_methods) -> bool {
+    let m = &*methods;
+    m.iVersion >= 3
+        && m.xShmMap.is_some()
+        && m.xShmLock.is_some()
+        && m.xShmBarrier.is_some()
+        && m.xShmUnmap.is_some()
+        && m.xFetch.is_some()
+        && m.xUnfetch.is_some()
+}
+
+// ---------------------------------------------------------------------------------------------
+// VFS methods: open wraps WAL and main database files; everything else is the platform VFS's.
 // ---------------------------------------------------------------------------------------------
 
 unsafe extern "C" fn x_open(
@@ -376,13 +510,13 @@ unsafe extern "C" fn x_open(
 ) -> c_int {
     let real_vfs = real_vfs(vfs);
     let open = (*real_vfs).xOpen.expect("xOpen");
-    if flags & ffi::SQLITE_OPEN_WAL == 0 {
-        // Not a WAL: the platform's file object sits at the start of SQLite's allocation (it
+    let (is_wal, is_main) = (flags & ffi::SQLITE_OPEN_WAL != 0, flags & ffi::SQLITE_OPEN_MAIN_DB != 0);
+    if !is_wal && !is_main {
+        // Neither: the platform's file object sits at the start of SQLite's allocation (it
         // is larger than the platform needs by REAL_FILE_OFFSET bytes, unused).
         return open(real_vfs, name, file, flags, out_flags);
     }
-    let w = file as *mut WalFile;
-    (*w).base.pMethods = std::ptr::null();
+    (*file).pMethods = std::ptr::null();
     let real = (file as *mut u8).add(REAL_FILE_OFFSET) as *mut ffi::sqlite3_file;
     (*real).pMethods = std::ptr::null();
     let rc = open(real_vfs, name, real, flags, out_flags);
@@ -392,8 +526,35 @@ unsafe extern "C" fn x_open(
         }
         return rc;
     }
+    if is_main {
+        if !wrappable_main((*real).pMethods) {
+            // A platform VFS without version-3 methods (not unix, not win): opened again
+            // unwrapped, at the start of the allocation like other files. The rollback hook
+            // still drops rolled-back frames.
+            ((*(*real).pMethods).xClose.expect("xClose"))(real);
+            return open(real_vfs, name, file, flags, out_flags);
+        }
+        let m = file as *mut MainFile;
+        (*m).real = real;
+        (*m).wal = std::ptr::null_mut();
+        (*m).base.pMethods = &MAIN_METHODS;
+        return ffi::SQLITE_OK;
+    }
+    let w = file as *mut WalFile;
     (*w).real = real;
     (*w).batch = Box::into_raw(Box::default());
+    (*w).main = std::ptr::null_mut();
+    // The connection's database file (SQLite finds it from the WAL name it passed): linked, so
+    // that its xShmLock can drop this WAL's buffer when the write lock is released.
+    let main = if name.is_null() { std::ptr::null_mut() } else { sqlite3_database_file_object(name) };
+    if !main.is_null() && std::ptr::eq((*main).pMethods, &MAIN_METHODS) {
+        let m = main as *mut MainFile;
+        if !(*m).wal.is_null() {
+            (*(*m).wal).main = std::ptr::null_mut();
+        }
+        (*m).wal = w;
+        (*w).main = m;
+    }
     (*w).base.pMethods = &WAL_METHODS;
     ffi::SQLITE_OK
 }
@@ -710,10 +871,42 @@ mod tests {
     /// then another connection may have committed its own frames at the same offsets.
     #[test]
     fn frames_of_a_rolled_back_transaction_never_overwrite_later_commits() {
+        rolled_back_frames_never_overwrite_later_commits(false);
+    }
+
+    /// The same when the connection's rollback hook has been replaced (an application may set
+    /// its own on a handler's connection): releasing the WAL write lock drops the frames.
+    #[test]
+    fn rolled_back_frames_are_dropped_without_the_rollback_hook() {
+        rolled_back_frames_never_overwrite_later_commits(true);
+    }
+
+    #[test]
+    fn the_wal_is_linked_to_its_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_path, conn) = setup(&dir);
+        insert(&conn, 0, 1, 10);
+        let mut main: *mut ffi::sqlite3_file = std::ptr::null_mut();
+        // SAFETY: FILE_POINTER stores the connection's database file object in `main`.
+        unsafe {
+            let rc = ffi::sqlite3_file_control(conn.handle(), c"main".as_ptr(), ffi::SQLITE_FCNTL_FILE_POINTER, &mut main as *mut _ as *mut c_void);
+            assert_eq!(rc, ffi::SQLITE_OK);
+            assert!(std::ptr::eq((*main).pMethods, &MAIN_METHODS), "database file not wrapped");
+            let wal = (*(main as *mut MainFile)).wal;
+            assert!(!wal.is_null(), "WAL not linked to its database file");
+            assert!(std::ptr::eq((*wal).batch as *const Batch, batch(&conn) as *const Batch));
+        }
+    }
+
+    fn rolled_back_frames_never_overwrite_later_commits(remove_rollback_hook: bool) {
         let dir = tempfile::tempdir().unwrap();
         let (path, a) = setup(&dir);
         insert(&a, 0, 10, 100);
         a.execute_batch("PRAGMA cache_size = 8; PRAGMA cache_spill = 4;").unwrap();
+        if remove_rollback_hook {
+            // SAFETY: `a` is open and used by this thread only.
+            unsafe { ffi::sqlite3_rollback_hook(a.handle(), None, std::ptr::null_mut()) };
+        }
         let b = open_connection(&path, SETTINGS, None).unwrap();
         for (round, how) in ["explicit ROLLBACK", "failed autocommit statement"].into_iter().enumerate() {
             // Every committed page in the database file: undoing the transaction then reloads

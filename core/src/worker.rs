@@ -58,10 +58,8 @@ pub type SqlRow = Vec<(String, SqlValue)>;
 
 impl<'a> HandlerTx<'a> {
     /// The underlying connection, inside the open transaction (for Rust callers that want
-    /// rusqlite directly). Do not commit or roll back through it, and do not install SQLite
-    /// hooks on it (`rollback_hook` above all): Knocker's rollback hook drops the WAL frames a
-    /// rolled-back transaction left unwritten (DESIGN.md, "One write per commit"), and a
-    /// connection has room for one such hook.
+    /// rusqlite directly). Do not commit or roll back through it, and leave its hooks alone:
+    /// the connection is Knocker's and returns to its pool after the handler.
     pub fn connection(&self) -> &'a Connection {
         self.conn
     }
