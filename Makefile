@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup test test-rust test-python test-interop demo bench clean
+.PHONY: help setup test test-rust test-python test-interop test-bench-scripts demo bench clean
 
 help:
 	@echo "make demo   - the main job end to end on a local SQLite file (demo.sqlite)"
@@ -20,7 +20,14 @@ include bindings-python/Makefile.inc
 include bindings-node/Makefile.inc
 include docs/Makefile.inc
 
-test: setup test-rust test-python test-node test-interop docs-test
+test: setup test-rust test-python test-node test-interop test-bench-scripts docs-test
+
+# The binding benchmarks at a tiny size (debug builds): they check what they store and handle,
+# so a change that breaks a benchmark fails here, not on the next `make bench`.
+test-bench-scripts: python-setup node-build
+	.venv/bin/python bench/python_bench.py --n 64 --list-events 200 --list-calls 5 --matrix > /dev/null
+	KNOCKER_BENCH_N=64 node bench/node_bench.mjs > /dev/null
+	@echo "bench scripts ok"
 
 # One SQLite contract: Node receives and Python handles, and the reverse.
 test-interop: python-setup node-build

@@ -26,8 +26,15 @@ const N = Number(process.env.KNOCKER_BENCH_N || 5000)
 const outIdx = process.argv.indexOf('--out')
 const outFile = outIdx > 0 ? process.argv[outIdx + 1] : null
 
+// Each shape gets a file in its own temporary folder; the folders go when the process exits.
+const tempDirs = []
+process.on('exit', () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
 function fresh() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'knocker-bench-'))
+  tempDirs.push(dir)
   return path.join(dir, 'bench.sqlite')
 }
 
