@@ -14,6 +14,9 @@ use crate::model::*;
 use crate::options::Options;
 use crate::storage;
 
+/// Outcomes an attempt row may have (the `knocker_attempts.outcome` CHECK).
+const ATTEMPT_OUTCOMES: [&str; 5] = ["handled", "failed", "dead", "ignored", "lost"];
+
 /// `format` field of the export header line.
 pub const EXPORT_FORMAT: &str = "knocker-export";
 /// Version of the export record format this build writes and reads (see `ExportRecord`).
@@ -164,6 +167,23 @@ pub struct ExportDelivery {
     pub error_code: Option<String>,
     pub secret_index: Option<i64>,
     pub status_code: i64,
+    /// The W3C `traceparent` the delivery arrived with (absent in exports before it was added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+}
+
+/// One attempt at an event, as recorded in `knocker_attempts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportAttempt {
+    pub attempt_no: i64,
+    pub worker_id: Option<String>,
+    /// The `source_id` of the delivery the attempt ran (a replay of it), if any.
+    pub delivery_source_id: Option<i64>,
+    pub started_at_ms: i64,
+    pub finished_at_ms: i64,
+    /// `handled`, `failed`, `dead`, `ignored` or `lost`.
+    pub outcome: String,
+    pub error: Option<String>,
 }
 
 /// One event with its deliveries (oldest first: the first is the canonical payload).
@@ -183,6 +203,9 @@ pub struct ExportEvent {
     pub handled_at: Option<i64>,
     pub last_error: Option<String>,
     pub deliveries: Vec<ExportDelivery>,
+    /// Its attempt history, oldest first (absent in exports before it was added).
+    #[serde(default)]
+    pub attempts: Vec<ExportAttempt>,
 }
 
 /// One line of the JSONL export, tagged by `kind`: a `header` first, then every `endpoint`,
@@ -230,6 +253,8 @@ pub struct ImportResult {
     /// same first delivery): import is idempotent.
     pub events_skipped: i64,
     pub deliveries_imported: i64,
+    /// Attempt rows carried over with the imported events.
+    pub attempts_imported: i64,
     pub orphans_imported: i64,
     pub orphans_skipped: i64,
     /// New ids of the imported events.
@@ -242,6 +267,7 @@ impl ImportResult {
         self.events_imported += o.events_imported;
         self.events_skipped += o.events_skipped;
         self.deliveries_imported += o.deliveries_imported;
+        self.attempts_imported += o.attempts_imported;
         self.orphans_imported += o.orphans_imported;
         self.orphans_skipped += o.orphans_skipped;
         self.event_ids.extend_from_slice(&o.event_ids);
@@ -505,6 +531,7 @@ impl Knocker {
                 after = last.source_id;
                 for mut e in page {
                     e.deliveries = storage::admin_export_deliveries_of(&tx, e.source_id)?;
+                    e.attempts = storage::admin_export_attempts_of(&tx, e.source_id)?;
                     sink(ExportRecord::Event(e))?;
                 }
             }
@@ -568,12 +595,36 @@ impl Knocker {
                             continue;
                         }
                         let id = storage::admin_insert_imported_event(tx, ep, e, status, now, &mut ids)?;
+                        // source id -> new id, for the attempts that name the delivery they ran.
+                        let mut delivery_ids = Vec::with_capacity(e.deliveries.len());
                         for d in &e.deliveries {
                             let body = decode_body(d)?;
                             let headers = json_object_text(&d.headers, "headers", d.source_id)?;
                             let query = json_object_text(&d.query, "query", d.source_id)?;
-                            storage::admin_insert_imported_delivery(tx, ep, Some(id), d, &headers, &query, &body, &mut ids)?;
+                            let new_id = storage::admin_insert_imported_delivery(tx, ep, Some(id), d, &headers, &query, &body, &mut ids)?;
+                            delivery_ids.push((d.source_id, new_id));
                             out.deliveries_imported += 1;
+                        }
+                        for a in &e.attempts {
+                            if !ATTEMPT_OUTCOMES.contains(&a.outcome.as_str()) {
+                                return Err(Error::invalid(format!(
+                                    "event {}: attempt {} has unknown outcome {:?} (expected one of {ATTEMPT_OUTCOMES:?})",
+                                    e.source_id, a.attempt_no, a.outcome
+                                )));
+                            }
+                            let delivery = a.delivery_source_id.and_then(|s| delivery_ids.iter().find(|(src, _)| *src == s).map(|(_, new)| *new));
+                            storage::insert_attempt(
+                                tx,
+                                id,
+                                a.attempt_no,
+                                a.worker_id.as_deref(),
+                                delivery,
+                                a.started_at_ms,
+                                a.finished_at_ms,
+                                &a.outcome,
+                                a.error.as_deref(),
+                            )?;
+                            out.attempts_imported += 1;
                         }
                         out.events_imported += 1;
                         out.event_ids.push(id);

@@ -1512,7 +1512,7 @@ pub(crate) fn try_lease(tx: &Connection, name: &str, owner: &str, now_ms: i64, t
 // Used by `crate::admin`; appended here so that every SQL statement stays in this module.
 // =============================================================================================
 
-use crate::admin::{ExportDelivery, ExportEndpoint, ExportEvent, ExportFilter, LeaseInfo, WorkerActivity};
+use crate::admin::{ExportAttempt, ExportDelivery, ExportEndpoint, ExportEvent, ExportFilter, LeaseInfo, WorkerActivity};
 
 /// Checks, without creating or changing anything, that `path` is an existing Knocker file this
 /// build can open. Returns its schema version.
@@ -1755,6 +1755,7 @@ pub(crate) fn admin_export_events_page(conn: &Connection, f: &ExportFilter, afte
                 handled_at: r.get(11)?,
                 last_error: r.get(12)?,
                 deliveries: Vec::new(),
+                attempts: Vec::new(),
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -1763,7 +1764,7 @@ pub(crate) fn admin_export_events_page(conn: &Connection, f: &ExportFilter, afte
 
 const EXPORT_DELIVERY_COLS: &str = "d.id, p.name, d.received_at, d.provider_event_id, d.provider_delivery_id, d.event_type,
         d.dedupe_key, d.method, d.url, d.headers_json, d.query_json, d.body_blob, d.body_size, d.signature_valid,
-        d.signature_error, d.error_code, d.secret_index, d.status_code";
+        d.signature_error, d.error_code, d.secret_index, d.status_code, d.traceparent";
 
 fn export_delivery_from_row(r: &Row<'_>) -> rusqlite::Result<ExportDelivery> {
     use base64::Engine as _;
@@ -1789,7 +1790,30 @@ fn export_delivery_from_row(r: &Row<'_>) -> rusqlite::Result<ExportDelivery> {
         error_code: r.get(15)?,
         secret_index: r.get(16)?,
         status_code: r.get(17)?,
+        traceparent: r.get(18)?,
     })
+}
+
+/// An event's attempts for an export, oldest first, naming deliveries by their ids here.
+pub(crate) fn admin_export_attempts_of(conn: &Connection, event_id: i64) -> Result<Vec<ExportAttempt>> {
+    let mut st = conn.prepare_cached(
+        "SELECT attempt_no, worker_id, delivery_id, started_at_ms, finished_at_ms, outcome, error
+           FROM knocker_attempts WHERE event_id = ?1 ORDER BY id",
+    )?;
+    let rows = st
+        .query_map([event_id], |r| {
+            Ok(ExportAttempt {
+                attempt_no: r.get(0)?,
+                worker_id: r.get(1)?,
+                delivery_source_id: r.get(2)?,
+                started_at_ms: r.get(3)?,
+                finished_at_ms: r.get(4)?,
+                outcome: r.get(5)?,
+                error: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 pub(crate) fn admin_export_deliveries_of(conn: &Connection, event_id: i64) -> Result<Vec<ExportDelivery>> {
@@ -1925,8 +1949,8 @@ pub(crate) fn admin_insert_imported_delivery(
     conn.prepare_cached(
         "INSERT INTO knocker_deliveries (id, endpoint_id, event_id, received_at, provider_event_id, provider_delivery_id,
              event_type, dedupe_key, method, url, headers_json, query_json, body_blob, body_size, signature_valid,
-             signature_error, error_code, secret_index, status_code)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+             signature_error, error_code, secret_index, status_code, traceparent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )?
     .execute(params![
         ids.take_delivery(),
@@ -1947,7 +1971,8 @@ pub(crate) fn admin_insert_imported_delivery(
         d.signature_error,
         d.error_code,
         d.secret_index,
-        d.status_code
+        d.status_code,
+        d.traceparent
     ])?;
     Ok(conn.last_insert_rowid())
 }

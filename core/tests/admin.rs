@@ -98,6 +98,80 @@ fn export_import_round_trip_is_idempotent() {
 }
 
 #[test]
+fn export_import_carries_attempts_and_traceparent() {
+    let f = fixture();
+    f.plain_endpoint("p");
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut receipt = Receipt::new(b"{\"n\":1}");
+    receipt.dedupe_key = Some("evt_1".into());
+    let receipt = receipt.header("traceparent", tp);
+    let r = f.k.receive("p", &receipt).unwrap();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c2 = calls.clone();
+    f.k.handle("p", None, std::sync::Arc::new(move |_: &Event, _: &HandlerTx<'_>| {
+        if c2.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Err(HandlerError::Failed("downstream 503".into()))
+        } else {
+            Ok(())
+        }
+    }));
+    assert_eq!(f.k.drain(None).unwrap(), 1);
+    f.clock.advance_s(1000.0);
+    assert_eq!(f.k.drain(None).unwrap(), 1);
+    let source = f.k.list_attempts(r.event_id.unwrap()).unwrap();
+    assert_eq!(source.iter().map(|a| a.outcome.as_str()).collect::<Vec<_>>(), ["failed", "handled"]);
+
+    let mut records = Vec::new();
+    f.k.export(&ExportFilter::default(), |r| {
+        records.push(r);
+        Ok(())
+    })
+    .unwrap();
+    let ExportRecord::Event(exported) = &records[2] else { panic!("third record is the event: {:?}", records[2]) };
+    assert_eq!(exported.attempts.len(), 2);
+    assert_eq!(exported.deliveries[0].traceparent.as_deref(), Some(tp));
+
+    let dir = tempfile::tempdir().unwrap();
+    let target = Knocker::open(&dir.path().join("t.sqlite").to_string_lossy()).unwrap();
+    let result = target.import_records(&records).unwrap();
+    assert_eq!((result.events_imported, result.attempts_imported), (1, 2));
+    let id = result.event_ids[0];
+    let imported = target.list_attempts(id).unwrap();
+    let strip = |a: &Attempt| (a.attempt_no, a.worker_id.clone(), a.started_at_ms, a.finished_at_ms, a.outcome.clone(), a.error.clone());
+    assert_eq!(imported.iter().map(strip).collect::<Vec<_>>(), source.iter().map(strip).collect::<Vec<_>>());
+    assert_eq!(imported[0].error.as_deref(), Some("downstream 503"));
+    assert!(imported.iter().all(|a| a.event_id == id));
+    assert_eq!(target.get_event(id).unwrap().traceparent.as_deref(), Some(tp));
+    // Importing again adds no attempts (the event is skipped).
+    assert_eq!(target.import_records(&records).unwrap().attempts_imported, 0);
+    assert_eq!(target.list_attempts(id).unwrap().len(), 2);
+
+    // Exports written before attempts and traceparent were added still import.
+    let mut old: serde_json::Value = serde_json::from_str(&records[2].to_line()).unwrap();
+    old.as_object_mut().unwrap().remove("attempts");
+    old["deliveries"][0].as_object_mut().unwrap().remove("traceparent");
+    old["dedupe_key"] = "evt_old".into();
+    let old = ExportRecord::parse_line(&old.to_string()).unwrap();
+    let ExportRecord::Event(e) = &old else { panic!("an event record") };
+    assert!(e.attempts.is_empty() && e.deliveries[0].traceparent.is_none());
+    assert_eq!(target.import_records(&[records[0].clone(), old]).unwrap().events_imported, 1);
+
+    // An unknown attempt outcome refuses the whole import: nothing of it is stored.
+    let mut bad = records.clone();
+    let ExportRecord::Event(e) = &mut bad[2] else { unreachable!() };
+    e.dedupe_key = Some("evt_bad".into());
+    e.attempts[1].outcome = "exploded".into();
+    let fresh_path = dir.path().join("fresh.sqlite").to_string_lossy().into_owned();
+    let fresh = Knocker::open(&fresh_path).unwrap();
+    assert_eq!(fresh.import_records(&bad).unwrap_err().code(), "invalid_argument");
+    let raw = rusqlite::Connection::open(&fresh_path).unwrap();
+    for table in ["knocker_endpoints", "knocker_events", "knocker_deliveries", "knocker_attempts", "knocker_operator_audits"] {
+        let n: i64 = raw.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0, "{table} has rows from a refused import");
+    }
+}
+
+#[test]
 fn backup_and_doctor() {
     let f = fixture();
     f.plain_endpoint("p");

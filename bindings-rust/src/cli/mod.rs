@@ -952,9 +952,10 @@ fn run<W: Write>(cli: &Cli, ctx: &mut Ctx<W>) -> Result<(), CliError> {
                 return ctx.emit_json(&serde_json::to_value(&total).unwrap_or_default());
             }
             ctx.print(&format!(
-                "imported {} events ({} deliveries), skipped {} already present; {} orphan deliveries imported, {} skipped; {} endpoints created",
+                "imported {} events ({} deliveries, {} attempts), skipped {} already present; {} orphan deliveries imported, {} skipped; {} endpoints created",
                 total.events_imported,
                 total.deliveries_imported,
+                total.attempts_imported,
                 total.events_skipped,
                 total.orphans_imported,
                 total.orphans_skipped,
