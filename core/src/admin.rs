@@ -186,6 +186,20 @@ pub struct ExportAttempt {
     pub error: Option<String>,
 }
 
+impl From<Attempt> for ExportAttempt {
+    fn from(a: Attempt) -> Self {
+        ExportAttempt {
+            attempt_no: a.attempt_no,
+            worker_id: a.worker_id,
+            delivery_source_id: a.delivery_id,
+            started_at_ms: a.started_at_ms,
+            finished_at_ms: a.finished_at_ms,
+            outcome: a.outcome,
+            error: a.error,
+        }
+    }
+}
+
 /// One event with its deliveries (oldest first: the first is the canonical payload).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportEvent {
@@ -531,7 +545,7 @@ impl Knocker {
                 after = last.source_id;
                 for mut e in page {
                     e.deliveries = storage::admin_export_deliveries_of(&tx, e.source_id)?;
-                    e.attempts = storage::admin_export_attempts_of(&tx, e.source_id)?;
+                    e.attempts = storage::list_attempts(&tx, e.source_id)?.into_iter().map(ExportAttempt::from).collect();
                     sink(ExportRecord::Event(e))?;
                 }
             }

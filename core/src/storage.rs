@@ -1512,7 +1512,7 @@ pub(crate) fn try_lease(tx: &Connection, name: &str, owner: &str, now_ms: i64, t
 // Used by `crate::admin`; appended here so that every SQL statement stays in this module.
 // =============================================================================================
 
-use crate::admin::{ExportAttempt, ExportDelivery, ExportEndpoint, ExportEvent, ExportFilter, LeaseInfo, WorkerActivity};
+use crate::admin::{ExportDelivery, ExportEndpoint, ExportEvent, ExportFilter, LeaseInfo, WorkerActivity};
 
 /// Checks, without creating or changing anything, that `path` is an existing Knocker file this
 /// build can open. Returns its schema version.
@@ -1794,27 +1794,6 @@ fn export_delivery_from_row(r: &Row<'_>) -> rusqlite::Result<ExportDelivery> {
     })
 }
 
-/// An event's attempts for an export, oldest first, naming deliveries by their ids here.
-pub(crate) fn admin_export_attempts_of(conn: &Connection, event_id: i64) -> Result<Vec<ExportAttempt>> {
-    let mut st = conn.prepare_cached(
-        "SELECT attempt_no, worker_id, delivery_id, started_at_ms, finished_at_ms, outcome, error
-           FROM knocker_attempts WHERE event_id = ?1 ORDER BY id",
-    )?;
-    let rows = st
-        .query_map([event_id], |r| {
-            Ok(ExportAttempt {
-                attempt_no: r.get(0)?,
-                worker_id: r.get(1)?,
-                delivery_source_id: r.get(2)?,
-                started_at_ms: r.get(3)?,
-                finished_at_ms: r.get(4)?,
-                outcome: r.get(5)?,
-                error: r.get(6)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
-}
 
 pub(crate) fn admin_export_deliveries_of(conn: &Connection, event_id: i64) -> Result<Vec<ExportDelivery>> {
     let mut st = conn.prepare_cached(&format!(
